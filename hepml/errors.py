@@ -1,0 +1,83 @@
+"""Errors that say what went wrong, where (file, tree, branch, config key) and how to fix it.
+
+Each error subclasses the builtin it means, as uproot does, so ``except FileNotFoundError``
+in user code keeps working.  ``str(error)`` is always a single line.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "HepmlError",
+    "MissingFileError",
+    "NotROOTFileError",
+    "CorruptFileError",
+    "MissingTreeError",
+    "MissingBranchError",
+    "ExpressionError",
+    "ConfigError",
+    "NonFiniteFeatureError",
+    "BundleError",
+    "EmptyInputError",
+    "closest",
+]
+
+
+class HepmlError(Exception):
+    """Base of every error hepml raises on purpose; the CLI prints these as one line."""
+
+    def __str__(self) -> str:
+        return " ".join(BaseException.__str__(self).split())
+
+
+class MissingFileError(HepmlError, FileNotFoundError):
+    pass
+
+
+class NotROOTFileError(HepmlError, ValueError):
+    pass
+
+
+class CorruptFileError(HepmlError, OSError):
+    pass
+
+
+class MissingTreeError(HepmlError, KeyError):
+    pass
+
+
+class MissingBranchError(HepmlError, KeyError):
+    pass
+
+
+class ExpressionError(HepmlError, ValueError):
+    pass
+
+
+class ConfigError(HepmlError, ValueError):
+    pass
+
+
+class NonFiniteFeatureError(HepmlError, ValueError):
+    pass
+
+
+class BundleError(HepmlError, ValueError):
+    pass
+
+
+class EmptyInputError(HepmlError, ValueError):
+    pass
+
+
+def closest(name: str, candidates: Iterable[str], n: int = 3) -> str:
+    """A human list of the names closest to ``name`` (for 'did you mean' hints)."""
+    pool = sorted(set(candidates))
+    hits = difflib.get_close_matches(name, pool, n=n, cutoff=0.5)
+    if not hits:
+        hits = [c for c in pool if name.lower() in c.lower()][:n]
+    if not hits:
+        hits = pool[:n]
+    return ", ".join(hits) if hits else "(none)"

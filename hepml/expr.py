@@ -1,0 +1,297 @@
+"""A safe expression language for features and cuts, evaluated on awkward arrays.
+
+Expressions are parsed with :mod:`ast` and checked against a whitelist before anything is
+evaluated: arithmetic, comparisons, boolean logic (``and``/``or``/``not`` act element-wise),
+indexing and slicing, a fixed set of functions and the attributes of four-vectors.  There is
+no ``eval``: a parsed tree is walked by :meth:`Expression.evaluate`, so ``__import__('os')``,
+dunder attributes and unknown functions never run; they are refused when parsed.
+
+This module sits below both :mod:`hepml.io` (cuts while reading) and :mod:`hepml.features`.
+
+Functions (``x`` jagged or flat; reductions act on the innermost jagged axis):
+
+=====================  ====================================================================
+``sqrt log exp abs``   element-wise maths; also ``sin cos tan arctan2 sinh cosh tanh``
+``minimum maximum``    element-wise minimum / maximum of two arrays
+``where(c, a, b)``     ``a`` where ``c`` else ``b``
+``min max sum mean``   reduce along the jagged axis (empty lists give None -> the fill value)
+``num(x)``             number of objects per event
+``any all``            boolean reductions along the jagged axis
+``first(x, n, fill=0)``first ``n`` objects per event, padded with ``fill``: an (events, n) array
+``sort argsort``       along the jagged axis, ``ascending=False`` by default
+``p4(pt, eta, phi, m)``four-vectors (``vector`` Momentum4D); ``p4xyz(px, py, pz, E)`` too
+``pt eta phi mass``    four-vector components (also as attributes: ``jets.pt``, ``e``/``energy``)
+``energy rapidity``    four-vector components
+``deltaR deltaphi``    between two four-vectors (broadcast like arithmetic)
+``vsum(v)``            sum of the four-vectors along the jagged axis
+``neutrino(l, met, metphi, mw=80.4)``  neutrino four-vector from the W-mass constraint,
+                       the smaller-|pz| root (real part where the discriminant is negative)
+=====================  ====================================================================
+
+Indexing a jagged axis with a non-negative integer (``Jet_pt[:, 0]``) pads short lists with
+None instead of failing; None becomes the feature's fill value.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import vector
+
+from hepml.errors import ExpressionError
+
+__all__ = ["Expression", "FUNCTIONS", "parse"]
+
+vector.register_awkward()
+
+_BINARY: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor,
+}
+_UNARY: dict[type, Callable[[Any], Any]] = {
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+    ast.Not: operator.invert,
+    ast.Invert: operator.invert,
+}
+_COMPARE: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+_ATTRIBUTES = {
+    "pt", "eta", "phi", "mass", "px", "py", "pz", "E", "e", "energy", "rapidity", "x", "y", "z",
+    "t", "M", "m", "rho", "theta", "p",
+}
+_ALLOWED_NODES = (
+    ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Call, ast.Name,
+    ast.Load, ast.Constant, ast.Subscript, ast.Slice, ast.Tuple, ast.keyword, ast.Attribute,
+    ast.IfExp, *_BINARY, *_UNARY, *_COMPARE, ast.And, ast.Or,
+)
+
+
+def _reduce(fn: Callable[..., Any]) -> Callable[[Any], Any]:
+    def reducer(x: Any) -> Any:
+        return fn(x, axis=-1)
+
+    return reducer
+
+
+def _p4(pt: Any, eta: Any, phi: Any, mass: Any) -> ak.Array:
+    pt, eta, phi, mass = ak.broadcast_arrays(pt, eta, phi, mass)
+    return ak.zip({"pt": pt, "eta": eta, "phi": phi, "mass": mass}, with_name="Momentum4D")
+
+
+def _p4xyz(px: Any, py: Any, pz: Any, energy: Any) -> ak.Array:
+    px, py, pz, energy = ak.broadcast_arrays(px, py, pz, energy)
+    return ak.zip({"px": px, "py": py, "pz": pz, "E": energy}, with_name="Momentum4D")
+
+
+def _vsum(v: ak.Array) -> ak.Array:
+    """Sum four-vectors along the jagged axis, component by component (robust for any layout)."""
+    return _p4xyz(*(ak.sum(getattr(v, c), axis=-1) for c in ("px", "py", "pz", "E")))
+
+
+def _neutrino(lep: ak.Array, met: Any, metphi: Any, mw: float = 80.4) -> ak.Array:
+    """Neutrino with pT = MET and pz from m(l nu) = mW; the smaller |pz| root is the usual choice."""
+    nx, ny = met * np.cos(metphi), met * np.sin(metphi)
+    lx, ly, lz, le = lep.px, lep.py, lep.pz, lep.E
+    lpt2 = lx**2 + ly**2
+    mu = 0.5 * mw**2 + lx * nx + ly * ny
+    a = mu * lz / lpt2
+    disc = a**2 - (le**2 * (nx**2 + ny**2) - mu**2) / lpt2
+    root = np.sqrt(np.maximum(disc, 0.0))
+    pz = np.where(np.abs(a - root) < np.abs(a + root), a - root, a + root)
+    pz = ak.where(disc > 0, pz, a)
+    energy = np.sqrt(nx**2 + ny**2 + pz**2)
+    return _p4xyz(nx, ny, pz, energy)
+
+
+def _first(x: Any, n: int, fill: float = 0.0) -> ak.Array:
+    padded = ak.pad_none(x, int(n), axis=-1, clip=True)
+    return ak.fill_none(padded, fill, axis=-1)
+
+
+def _sort(x: Any, ascending: bool = False) -> ak.Array:
+    return ak.sort(x, axis=-1, ascending=ascending)
+
+
+def _argsort(x: Any, ascending: bool = False) -> ak.Array:
+    return ak.argsort(x, axis=-1, ascending=ascending)
+
+
+def _component(name: str) -> Callable[[Any], Any]:
+    def get(v: Any) -> Any:
+        return getattr(v, name)
+
+    return get
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "sqrt": np.sqrt, "log": np.log, "exp": np.exp, "abs": np.abs, "sin": np.sin,
+    "cos": np.cos, "tan": np.tan, "arctan2": np.arctan2, "sinh": np.sinh, "cosh": np.cosh,
+    "tanh": np.tanh, "minimum": np.minimum, "maximum": np.maximum,
+    "where": ak.where,
+    "min": _reduce(ak.min), "max": _reduce(ak.max), "sum": _reduce(ak.sum),
+    "mean": _reduce(ak.mean), "any": _reduce(ak.any), "all": _reduce(ak.all),
+    "num": _reduce(ak.num),
+    "first": _first, "sort": _sort, "argsort": _argsort,
+    "p4": _p4, "p4xyz": _p4xyz, "vsum": _vsum, "neutrino": _neutrino,
+    "pt": _component("pt"), "eta": _component("eta"), "phi": _component("phi"),
+    "mass": _component("mass"), "energy": _component("E"), "rapidity": _component("rapidity"),
+    "deltaR": lambda a, b: a.deltaR(b), "deltaphi": lambda a, b: a.deltaphi(b),
+}
+_KEYWORDS: dict[str, set[str]] = {
+    "first": {"fill"}, "sort": {"ascending"}, "argsort": {"ascending"}, "neutrino": {"mw"},
+}
+
+
+class Expression:
+    """A parsed, validated expression; ``names`` are the branches/definitions it reads."""
+
+    def __init__(self, text: str, *, context: str = "expression") -> None:
+        self.text = str(text)
+        self.context = context
+        try:
+            tree = ast.parse(self.text.strip(), mode="eval")
+        except SyntaxError as err:
+            raise ExpressionError(
+                f"{context}: cannot parse {self.text!r}: {err.msg} (column {err.offset})"
+            ) from None
+        self._tree = tree
+        self.names: frozenset[str] = frozenset(self._validate(tree))
+
+    def _fail(self, what: str) -> ExpressionError:
+        return ExpressionError(f"{self.context}: {what} in {self.text!r}")
+
+    def _validate(self, tree: ast.AST) -> set[str]:
+        names: set[str] = set()
+        for node in ast.walk(tree):
+            if not isinstance(node, _ALLOWED_NODES):
+                raise self._fail(f"{type(node).__name__} is not allowed")
+            if isinstance(node, ast.Name) and node.id.startswith("__"):
+                raise self._fail(f"name {node.id!r} is not allowed (dunder names are refused)")
+            if isinstance(node, ast.Attribute):
+                if node.attr.startswith("_"):
+                    raise self._fail(
+                        f"attribute {node.attr!r} is not allowed (private and dunder attributes"
+                        " are refused)"
+                    )
+                if node.attr not in _ATTRIBUTES:
+                    raise self._fail(
+                        f"attribute {node.attr!r} is not allowed; four-vector attributes are: "
+                        + ", ".join(sorted(_ATTRIBUTES))
+                    )
+            if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, bool)):
+                raise self._fail(f"constant {node.value!r} is not allowed (numbers only)")
+            if isinstance(node, ast.Call):
+                if not isinstance(node.func, ast.Name):
+                    raise self._fail("only calls of named functions are allowed")
+                fname = node.func.id
+                if fname not in FUNCTIONS:
+                    raise self._fail(
+                        f"unknown function {fname!r}; allowed: " + ", ".join(sorted(FUNCTIONS))
+                    )
+                bad = {k.arg for k in node.keywords} - _KEYWORDS.get(fname, set())
+                if bad:
+                    raise self._fail(f"{fname}() takes no keyword {sorted(bad)[0]!r}")
+        funcs = {n.func for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node not in funcs:
+                names.add(node.id)
+        return names
+
+    def evaluate(self, lookup: Callable[[str], Any] | Mapping[str, Any]) -> Any:
+        """Evaluate with ``lookup(name)`` (or a mapping) supplying branches and definitions."""
+        get = lookup.__getitem__ if isinstance(lookup, Mapping) else lookup
+        try:
+            return self._eval(self._tree.body, get)
+        except ExpressionError:
+            raise
+        except KeyError:
+            raise
+        except Exception as err:  # awkward / numpy errors: say which expression failed
+            msg = " ".join(str(err).split())[:300]
+            raise self._fail(f"evaluation failed ({type(err).__name__}: {msg})") from err
+
+    def _eval(self, node: ast.AST, get: Callable[[str], Any]) -> Any:
+        ev = self._eval
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return get(node.id)
+        if isinstance(node, ast.BinOp):
+            return _BINARY[type(node.op)](ev(node.left, get), ev(node.right, get))
+        if isinstance(node, ast.UnaryOp):
+            return _UNARY[type(node.op)](ev(node.operand, get))
+        if isinstance(node, ast.BoolOp):
+            combine = operator.and_ if isinstance(node.op, ast.And) else operator.or_
+            result = ev(node.values[0], get)
+            for value in node.values[1:]:
+                result = combine(result, ev(value, get))
+            return result
+        if isinstance(node, ast.Compare):
+            left, result = ev(node.left, get), None
+            for op, comp in zip(node.ops, node.comparators):
+                right = ev(comp, get)
+                part = _COMPARE[type(op)](left, right)
+                result = part if result is None else operator.and_(result, part)
+                left = right
+            return result
+        if isinstance(node, ast.IfExp):
+            return ak.where(ev(node.test, get), ev(node.body, get), ev(node.orelse, get))
+        if isinstance(node, ast.Call):
+            args = [ev(a, get) for a in node.args]
+            kwargs = {k.arg: ev(k.value, get) for k in node.keywords if k.arg}
+            return FUNCTIONS[node.func.id](*args, **kwargs)  # type: ignore[union-attr]
+        if isinstance(node, ast.Attribute):
+            return getattr(ev(node.value, get), node.attr)
+        if isinstance(node, ast.Subscript):
+            return _index(ev(node.value, get), self._index_of(node.slice, get))
+        if isinstance(node, ast.Slice):
+            return slice(*(None if p is None else ev(p, get) for p in (node.lower, node.upper, node.step)))
+        if isinstance(node, ast.Tuple):
+            return tuple(ev(e, get) for e in node.elts)
+        raise self._fail(f"{type(node).__name__} is not allowed")
+
+    def _index_of(self, node: ast.AST, get: Callable[[str], Any]) -> Any:
+        return self._eval(node, get)
+
+
+def _index(array: Any, index: Any) -> Any:
+    """Index like awkward, but a non-negative integer on a jagged axis pads with None."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if (
+        isinstance(array, ak.Array)
+        and len(parts) >= 2
+        and isinstance(parts[-1], int)
+        and not isinstance(parts[-1], bool)
+        and parts[-1] >= 0
+        and all(isinstance(p, slice) and p == slice(None) for p in parts[:-1])
+    ):
+        axis = len(parts) - 1
+        return ak.pad_none(array, parts[-1] + 1, axis=axis)[index]
+    return array[index]
+
+
+@lru_cache(maxsize=512)
+def parse(text: str, context: str = "expression") -> Expression:
+    """Parse once, reuse: expressions are immutable."""
+    return Expression(text, context=context)

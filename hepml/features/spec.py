@@ -1,0 +1,295 @@
+"""Feature specs: named features defined by safe expressions over branches, built chunk by chunk.
+
+A spec (YAML) looks like::
+
+    tree: Events                 # default tree for files given without ':tree'
+    fill: 0.0                    # what missing objects (None) become
+    nan_policy: raise            # or 'replace' (with nan_value)
+    cut: nJet >= 4               # optional preselection
+    define:                      # intermediate expressions, reusable by name
+      jets: p4(Jet_pt, Jet_eta, Jet_phi, Jet_mass)
+    features:
+      met: sqrt(MET_px**2 + MET_py**2)
+      lead_jet_pt: Jet_pt[:, 0]
+      jet_pt: {expr: Jet_pt, first: 4, fill: -1, mask: true}
+    groups: {kinematic: [met, lead_jet_pt]}
+    weight: genWeight            # expression; 1 when absent
+    event_id: [run, luminosityBlock, event]
+
+A feature with ``first: N`` becomes N columns ``name_0 .. name_{N-1}`` (and ``name_mask_i``
+with ``mask: true``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import yaml
+
+from hepml.errors import ConfigError, MissingBranchError, NonFiniteFeatureError, closest
+from hepml.expr import Expression
+from hepml.io.read import Chunk, Source, iterate
+
+__all__ = ["Feature", "FeatureSpec", "FeatureTable", "RESERVED"]
+
+RESERVED = ("weight", "label")
+_SPEC_KEYS = {"tree", "fill", "nan_policy", "nan_value", "cut", "define", "features", "groups",
+              "weight", "label", "event_id", "version", "description"}
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    expr: Expression
+    first: int | None = None
+    fill: float = 0.0
+    mask: bool = False
+
+    @property
+    def columns(self) -> list[str]:
+        if self.first is None:
+            return [self.name]
+        cols = [f"{self.name}_{i}" for i in range(self.first)]
+        return cols + ([f"{self.name}_mask_{i}" for i in range(self.first)] if self.mask else [])
+
+
+@dataclass
+class FeatureTable:
+    """Features of a set of events: float32 matrix, weights, labels, event identifiers."""
+
+    X: np.ndarray
+    names: list[str]
+    weight: np.ndarray
+    label: np.ndarray
+    event_id: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    @classmethod
+    def concat(cls, tables: Iterable[FeatureTable]) -> FeatureTable:
+        tables = list(tables)
+        if not tables:
+            raise ValueError("no feature tables to concatenate")
+        first = tables[0]
+        return cls(
+            np.concatenate([t.X for t in tables]),
+            list(first.names),
+            np.concatenate([t.weight for t in tables]),
+            np.concatenate([t.label for t in tables]),
+            {k: np.concatenate([t.event_id[k] for t in tables]) for k in first.event_id},
+        )
+
+    def select(self, names: Iterable[str]) -> FeatureTable:
+        """The same events with only the named feature columns, in the given order."""
+        names = list(names)
+        missing = [n for n in names if n not in self.names]
+        if missing:
+            raise ConfigError(f"feature {missing[0]!r} is not in this table; closest: {closest(missing[0], self.names)}")
+        idx = [self.names.index(n) for n in names]
+        return FeatureTable(self.X[:, idx], names, self.weight, self.label, self.event_id)
+
+    def subset(self, mask: np.ndarray) -> FeatureTable:
+        return FeatureTable(self.X[mask], self.names, self.weight[mask], self.label[mask],
+                            {k: v[mask] for k, v in self.event_id.items()})
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Flat columns for writing: features, ``weight``, ``label`` and the event identifiers."""
+        out = {n: self.X[:, i] for i, n in enumerate(self.names)}
+        out.update(weight=self.weight, label=self.label)
+        out.update(self.event_id)
+        return out
+
+
+class FeatureSpec:
+    """Parsed and validated feature spec; :meth:`build` turns awkward chunks into a :class:`FeatureTable`."""
+
+    def __init__(self, config: Mapping[str, Any], *, origin: str = "feature spec") -> None:
+        self.origin = origin
+        self.config = dict(config)
+        unknown = sorted(set(self.config) - _SPEC_KEYS)
+        if unknown:
+            raise ConfigError(f"{origin}: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(_SPEC_KEYS))}")
+        self.tree: str | None = self.config.get("tree")
+        self.fill = float(self.config.get("fill", 0.0))
+        self.nan_policy = str(self.config.get("nan_policy", "raise"))
+        if self.nan_policy not in ("raise", "replace"):
+            raise ConfigError(f"{origin}: nan_policy must be 'raise' or 'replace', not {self.nan_policy!r}")
+        self.nan_value = float(self.config.get("nan_value", 0.0))
+        self.cut = self.config.get("cut")
+        self.defines = {
+            str(k): Expression(str(v), context=f"{origin}: define.{k}")
+            for k, v in (self.config.get("define") or {}).items()
+        }
+        self.features = [self._feature(k, v) for k, v in (self.config.get("features") or {}).items()]
+        if not self.features:
+            raise ConfigError(f"{origin}: 'features' is empty; define at least one feature")
+        self.weight = Expression(str(self.config.get("weight", 1)), context=f"{origin}: weight")
+        self.label = Expression(str(self.config["label"]), context=f"{origin}: label") if "label" in self.config else None
+        self.event_id: list[str] = list(self.config.get("event_id") or [])
+        self.groups: dict[str, list[str]] = {k: list(v) for k, v in (self.config.get("groups") or {}).items()}
+        for group, cols in self.groups.items():
+            for col in cols:
+                if col not in self.columns:
+                    raise ConfigError(f"{origin}: groups.{group} names {col!r}, which is no feature column; closest: {closest(col, self.columns)}")
+        self._check_cycles()
+
+    def _feature(self, name: str, value: Any) -> Feature:
+        if name in RESERVED:
+            raise ConfigError(f"{self.origin}: features.{name}: {name!r} is reserved; rename the feature")
+        if isinstance(value, Mapping):
+            if "expr" not in value:
+                raise ConfigError(f"{self.origin}: features.{name} needs an 'expr' key")
+            first = value.get("first")
+            return Feature(name, Expression(str(value["expr"]), context=f"{self.origin}: features.{name}"),
+                           None if first is None else int(first), float(value.get("fill", self.fill)),
+                           bool(value.get("mask", False)))
+        return Feature(name, Expression(str(value), context=f"{self.origin}: features.{name}"), fill=self.fill)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> FeatureSpec:
+        try:
+            with open(path) as handle:
+                config = yaml.safe_load(handle) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: feature spec not found; check the path") from None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())[:150]})") from None
+        if not isinstance(config, Mapping):
+            raise ConfigError(f"{path}: a feature spec must be a mapping with a 'features' key")
+        return cls(config, origin=str(path))
+
+    def _check_cycles(self) -> None:
+        state: dict[str, int] = {}
+
+        def visit(name: str, chain: tuple[str, ...]) -> None:
+            if state.get(name) == 2:
+                return
+            if state.get(name) == 1:
+                raise ConfigError(f"{self.origin}: define.{name} refers to itself ({' -> '.join(chain + (name,))})")
+            state[name] = 1
+            for dep in self.defines[name].names & set(self.defines):
+                visit(dep, chain + (name,))
+            state[name] = 2
+
+        for name in self.defines:
+            visit(name, ())
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for f in self.features for c in f.columns]
+
+    def branches(self) -> list[str]:
+        """Every branch the spec reads (definitions resolved), in a stable order."""
+        exprs = [f.expr for f in self.features] + [self.weight] + ([self.label] if self.label else [])
+        seen: set[str] = set()
+        todo = [n for e in exprs for n in sorted(e.names)]
+        branches: list[str] = []
+        while todo:
+            name = todo.pop(0)
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in self.defines:
+                todo.extend(sorted(self.defines[name].names))
+            else:
+                branches.append(name)
+        return branches + [e for e in self.event_id if e not in branches]
+
+    def build(self, arrays: Any, *, label: float | None = None, where: str = "input", offset: int = 0) -> FeatureTable:
+        """Features of one chunk (an awkward array or a mapping of branch arrays)."""
+        cache: dict[str, Any] = {}
+        fields = set(arrays.fields) if isinstance(arrays, ak.Array) else set(arrays)
+
+        def lookup(name: str) -> Any:
+            if name in cache:
+                return cache[name]
+            if name in self.defines:
+                cache[name] = self.defines[name].evaluate(lookup)
+            elif name in fields:
+                cache[name] = arrays[name]
+            else:
+                raise MissingBranchError(
+                    f"{where}: needs branch {name!r}, which is missing; closest: {closest(name, fields)}"
+                )
+            return cache[name]
+
+        n = len(arrays) if isinstance(arrays, ak.Array) else len(arrays[next(iter(fields))]) if fields else 0
+        columns: list[np.ndarray] = []
+        for feature in self.features:
+            columns.extend(self._columns(feature, feature.expr.evaluate(lookup), n, where, offset))
+        X = np.stack(columns, axis=1).astype(np.float32) if columns else np.zeros((n, 0), np.float32)
+        weight = _flat(self.weight.evaluate(lookup), n, "weight", where).astype(np.float64)
+        if label is not None:
+            y = np.full(n, float(label), dtype=np.float32)
+        elif self.label is not None:
+            y = _flat(self.label.evaluate(lookup), n, "label", where).astype(np.float32)
+        else:
+            y = np.full(n, np.nan, dtype=np.float32)
+        ids = {name: np.asarray(ak.to_numpy(lookup(name))).astype(np.int64) for name in self.event_id}
+        return FeatureTable(X, self.columns, weight, y, ids)
+
+    def _columns(self, feature: Feature, value: Any, n: int, where: str, offset: int) -> list[np.ndarray]:
+        if feature.first is not None:
+            padded = ak.pad_none(value, feature.first, axis=-1, clip=True)
+            mask = ~ak.to_numpy(ak.is_none(padded, axis=-1)).astype(bool)
+            values = ak.to_numpy(ak.fill_none(padded, feature.fill, axis=-1)).astype(np.float64)
+            out = [self._finite(values[:, i], f"{feature.name}_{i}", where, offset) for i in range(feature.first)]
+            return out + ([mask[:, i].astype(np.float64) for i in range(feature.first)] if feature.mask else [])
+        array = value if not isinstance(value, ak.Array) else ak.fill_none(value, feature.fill)
+        if isinstance(array, ak.Array) and array.ndim > 1:
+            raise ConfigError(
+                f"{self.origin}: features.{feature.name} is jagged (one value per object); index it"
+                f" ({feature.expr.text}[:, 0]) or add 'first: N'"
+            )
+        return [self._finite(_flat(array, n, feature.name, where), feature.name, where, offset)]
+
+    def _finite(self, values: np.ndarray, name: str, where: str, offset: int) -> np.ndarray:
+        bad = ~np.isfinite(values)
+        if bad.any():
+            if self.nan_policy == "raise":
+                entry = offset + int(np.argmax(bad))
+                raise NonFiniteFeatureError(
+                    f"{where}: feature {name!r} is {values[bad][0]} at entry {entry};"
+                    " fix the expression or set nan_policy: replace in the feature spec"
+                )
+            values = np.where(bad, self.nan_value, values)
+        return values
+
+    def iter_tables(
+        self,
+        inputs: str | Source | Iterable[str | Source],
+        *,
+        label: float | None = None,
+        step_size: int | str = "100 MB",
+        entry_stop: int | None = None,
+    ) -> Iterator[FeatureTable]:
+        """Stream feature tables, one per chunk of each input file (memory bounded by ``step_size``)."""
+        for chunk in iterate(inputs, self.branches(), tree=self.tree, cut=self.cut,
+                             step_size=step_size, entry_stop=entry_stop):
+            yield self.build_chunk(chunk, label=label)
+
+    def build_chunk(self, chunk: Chunk, *, label: float | None = None) -> FeatureTable:
+        return self.build(chunk.arrays, label=label, where=str(chunk.source), offset=chunk.entry_start)
+
+    def empty_table(self) -> FeatureTable:
+        cols = self.columns
+        return FeatureTable(np.zeros((0, len(cols)), np.float32), cols, np.zeros(0), np.zeros(0, np.float32),
+                            {k: np.zeros(0, np.int64) for k in self.event_id})
+
+
+def _flat(value: Any, n: int, name: str, where: str) -> np.ndarray:
+    if np.isscalar(value) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        return np.full(n, float(value))
+    try:
+        out = np.asarray(ak.to_numpy(value) if isinstance(value, ak.Array) else value, dtype=np.float64)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"{where}: {name} is not one number per event ({' '.join(str(err).split())[:100]})") from None
+    if out.shape != (n,):
+        raise ConfigError(f"{where}: {name} has shape {out.shape}, expected one value per event ({n})")
+    return out

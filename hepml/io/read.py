@@ -1,0 +1,222 @@
+"""Reading ROOT ntuples (TTree and RNTuple) through uproot, in chunks, with errors that say how to fix.
+
+A *source* is ``path`` or ``path:tree``; a path may be a glob (``data/*.root``) or a URL
+(``root://``, ``https://``), which passes straight to uproot.  An empty tree is not an error:
+:func:`iterate` yields nothing for it, so features come out with zero rows and write-back writes a
+friend tree with zero entries.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import os
+import re
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import uproot
+
+from hepml.errors import (
+    CorruptFileError,
+    HepmlError,
+    MissingBranchError,
+    MissingFileError,
+    MissingTreeError,
+    NotROOTFileError,
+    closest,
+)
+from hepml.expr import parse
+
+__all__ = ["Source", "Chunk", "resolve_sources", "open_tree", "iterate", "select_branches", "num_entries"]
+
+_TREE_CLASSES = ("TTree", "ROOT::RNTuple", "ROOT::Experimental::RNTuple")
+_REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_WITH_TREE = re.compile(r"^(?P<path>.+\.root):(?P<tree>[^/:]+)$")
+_CORRUPTION = (OSError, ValueError, zlib.error, EOFError, IndexError, KeyError, TypeError,
+               uproot.deserialization.DeserializationError)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file and (optionally) the name of the tree to read from it."""
+
+    path: str
+    tree: str | None = None
+
+    @property
+    def remote(self) -> bool:
+        return bool(_REMOTE.match(self.path)) and not self.path.startswith("file://")
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.tree}" if self.tree else self.path
+
+
+@dataclass
+class Chunk:
+    """A block of entries ``[entry_start, entry_stop)`` of one source, before any cut."""
+
+    arrays: ak.Array
+    source: Source
+    entry_start: int
+    entry_stop: int
+
+
+def resolve_sources(inputs: str | Source | Iterable[str | Source], tree: str | None = None) -> list[Source]:
+    """Expand globs and ``file:tree`` notation into a list of :class:`Source`; check local files exist."""
+    items = [inputs] if isinstance(inputs, (str, Source, os.PathLike)) else list(inputs)
+    sources: list[Source] = []
+    for item in items:
+        if isinstance(item, Source):
+            sources.append(item if item.tree or tree is None else Source(item.path, tree))
+            continue
+        text = os.fspath(item)
+        match = _WITH_TREE.match(text)
+        path, name = (match["path"], match["tree"]) if match else (text, tree)
+        if _REMOTE.match(path) and not path.startswith("file://"):
+            sources.append(Source(path, name))
+            continue
+        if any(c in path for c in "*?["):
+            hits = sorted(glob.glob(path))
+            if not hits:
+                raise MissingFileError(f"{path}: no file matches this pattern; check the path and the glob")
+            sources.extend(Source(h, name) for h in hits)
+            continue
+        if not os.path.exists(path):
+            raise MissingFileError(f"{path}: no such file; check the path (relative paths start at {os.getcwd()})")
+        sources.append(Source(path, name))
+    if not sources:
+        raise MissingFileError("no input files given; pass at least one ROOT file")
+    return sources
+
+
+def _open_file(source: Source) -> Any:
+    try:
+        return uproot.open(source.path)
+    except FileNotFoundError:
+        raise MissingFileError(f"{source.path}: no such file; check the path") from None
+    except ValueError as err:
+        if "not a ROOT file" in str(err):
+            raise NotROOTFileError(
+                f"{source.path}: not a ROOT file (it does not start with 'root'); pass a .root ntuple"
+            ) from None
+        raise CorruptFileError(f"{source.path}: cannot be opened ({_short(err)}); the file may be corrupt") from None
+    except _CORRUPTION as err:
+        raise CorruptFileError(
+            f"{source.path}: cannot be opened ({_short(err)}); the file is truncated or corrupt, copy it again"
+        ) from None
+
+
+def _short(err: BaseException) -> str:
+    return " ".join(str(err).split())[:160] or type(err).__name__
+
+
+def list_trees(file: Any) -> dict[str, str]:
+    """Trees and RNTuples of an open file, ``{name: classname}`` (cycle numbers dropped)."""
+    out: dict[str, str] = {}
+    for key, cls in file.classnames().items():
+        if cls in _TREE_CLASSES:
+            out.setdefault(key.split(";")[0], cls)
+    return out
+
+
+def open_tree(source: Source) -> Any:
+    """Open the TTree/RNTuple of ``source``; with no tree named, the file must hold exactly one."""
+    file = _open_file(source)
+    try:
+        trees = list_trees(file)
+    except _CORRUPTION as err:
+        raise CorruptFileError(f"{source.path}: cannot list its contents ({_short(err)}); the file is truncated or corrupt") from None
+    name = source.tree
+    if name is None:
+        if len(trees) != 1:
+            found = ", ".join(sorted(trees)) or "none"
+            raise MissingTreeError(
+                f"{source.path}: {len(trees)} trees found ({found}); name one as '{source.path}:TREE'"
+            )
+        name = next(iter(trees))
+    if name not in trees:
+        raise MissingTreeError(
+            f"{source.path}: no tree {name!r}; trees in this file: {', '.join(sorted(trees)) or 'none'}"
+        )
+    try:
+        return file[name]
+    except _CORRUPTION as err:
+        raise CorruptFileError(f"{source.path}:{name}: cannot be read ({_short(err)}); the file is truncated or corrupt") from None
+
+
+def _branch_names(tree: Any) -> list[str]:
+    return list(tree.keys(full_paths=True)) if hasattr(tree, "branches") else list(tree.keys())
+
+
+def select_branches(tree: Any, names: Iterable[str] = (), patterns: Iterable[str] = (), *, where: str = "") -> list[str]:
+    """Branch names by exact name and by glob patterns (``Jet_*``); unknown names are errors."""
+    available = _branch_names(tree)
+    chosen: list[str] = []
+    for name in names:
+        if name not in available:
+            raise MissingBranchError(
+                f"{where}: no branch {name!r}; closest: {closest(name, available)}"
+                " (run 'hepml inspect FILE' to list branches)"
+            )
+        chosen.append(name)
+    for pattern in patterns:
+        hits = [b for b in available if fnmatch.fnmatchcase(b, pattern)]
+        if not hits:
+            raise MissingBranchError(f"{where}: no branch matches {pattern!r}; closest: {closest(pattern, available)}")
+        chosen.extend(hits)
+    return list(dict.fromkeys(chosen))
+
+
+def num_entries(source: Source) -> int:
+    return int(open_tree(source).num_entries)
+
+
+def iterate(
+    inputs: str | Source | Iterable[str | Source],
+    branches: Sequence[str] = (),
+    *,
+    tree: str | None = None,
+    filter_name: Sequence[str] = (),
+    cut: str | None = None,
+    step_size: int | str = "100 MB",
+    entry_stop: int | None = None,
+) -> Iterator[Chunk]:
+    """Yield :class:`Chunk` s of the requested branches, file by file, ``step_size`` at a time.
+
+    ``cut`` is a hepml expression (never Python ``eval``); its branches are read too, and the
+    chunk keeps only the entries that pass.  Memory is bounded by ``step_size``, not the file size.
+    """
+    sources = resolve_sources(inputs, tree)
+    cut_expr = parse(cut, "cut") if cut else None
+    for source in sources:
+        ttree = open_tree(source)
+        where = f"{source.path}:{source.tree or ttree.name}"
+        names = select_branches(ttree, branches, filter_name, where=where)
+        extra = sorted(cut_expr.names - set(names)) if cut_expr else []
+        extra = select_branches(ttree, extra, where=f"{where} (cut {cut!r})") if extra else []
+        read = names + extra
+        if not read:
+            raise MissingBranchError(f"{where}: no branches requested; name branches or patterns")
+        if ttree.num_entries == 0:
+            continue
+        start = 0
+        try:
+            for arrays in ttree.iterate(read, step_size=step_size, library="ak", entry_stop=entry_stop):
+                stop = start + len(arrays)
+                if cut_expr is not None:
+                    mask = cut_expr.evaluate(lambda n: arrays[n])
+                    arrays = arrays[ak.fill_none(mask, False)]
+                if extra:
+                    arrays = arrays[names]
+                yield Chunk(arrays, Source(source.path, source.tree or ttree.name), start, stop)
+                start = stop
+        except HepmlError:
+            raise
+        except _CORRUPTION as err:
+            raise CorruptFileError(
+                f"{where}: reading entries from {start} failed ({_short(err)}); the file is truncated or corrupt"
+            ) from None
