@@ -218,9 +218,9 @@ class Expression:
                 names.add(node.id)
         return names
 
-    def evaluate(self, lookup: Callable[[str], Any] | Mapping[str, Any]) -> Any:
-        """Evaluate with ``lookup(name)`` (or a mapping) supplying branches and definitions."""
-        get = lookup.__getitem__ if isinstance(lookup, Mapping) else lookup
+    def evaluate(self, lookup: Callable[[str], Any] | Mapping[str, Any] | ak.Array) -> Any:
+        """Evaluate with ``lookup(name)`` (or a mapping or record array) supplying branches and definitions."""
+        get = lookup.__getitem__ if isinstance(lookup, (Mapping, ak.Array)) else lookup
         try:
             return self._eval(self._tree.body, get)
         except ExpressionError:

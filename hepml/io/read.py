@@ -31,7 +31,7 @@ from hepml.errors import (
 )
 from hepml.expr import parse
 
-__all__ = ["Source", "Chunk", "resolve_sources", "open_tree", "iterate", "select_branches", "num_entries"]
+__all__ = ["Source", "Chunk", "open_file", "list_trees", "resolve_sources", "open_tree", "iterate", "select_branches", "num_entries"]
 
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple", "ROOT::Experimental::RNTuple")
 _REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -93,7 +93,7 @@ def resolve_sources(inputs: str | Source | Iterable[str | Source], tree: str | N
     return sources
 
 
-def _open_file(source: Source) -> Any:
+def open_file(source: Source) -> Any:
     try:
         return uproot.open(source.path)
     except FileNotFoundError:
@@ -125,7 +125,7 @@ def list_trees(file: Any) -> dict[str, str]:
 
 def open_tree(source: Source) -> Any:
     """Open the TTree/RNTuple of ``source``; with no tree named, the file must hold exactly one."""
-    file = _open_file(source)
+    file = open_file(source)
     try:
         trees = list_trees(file)
     except _CORRUPTION as err:

@@ -1,0 +1,197 @@
+"""``hepml <verb>``: each verb parses its arguments and calls one library function.
+
+Heavy modules (uproot, TensorFlow) are imported inside the verbs, so ``hepml --help`` is instant.
+Errors print one line and exit with status 1; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["main", "build_parser"]
+
+
+def _json_arg(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({err.msg}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from hepml.inspect import describe
+
+    for path in args.files:
+        print(describe(path, branches=not args.trees_only))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from hepml.simulate.higgs import DetectorModel, write_ntuple
+
+    detector = DetectorModel.from_dict(args.detector)
+    write_ntuple(args.out, args.process, args.events, seed=args.seed, detector=detector, first_event=args.first_event)
+    print(f"wrote {args.events} {args.process} events to {args.out}")
+    return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from hepml.features import FeatureSpec
+    from hepml.features.files import write_features
+
+    spec = FeatureSpec.from_yaml(args.spec)
+    if args.weight is not None:  # a sample's own weight expression (sample sheet) overrides the spec's
+        spec = FeatureSpec({**spec.config, "weight": args.weight}, origin=spec.origin)
+    n = write_features(spec, args.inputs, args.out, label=args.label, step_size=args.step_size)
+    print(f"wrote {n} events x {len(spec.columns)} features to {args.out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from hepml.features import FeatureSpec
+    from hepml.features.files import read_features
+    from hepml.kfold import train_kfold
+
+    spec = FeatureSpec.from_yaml(args.spec)
+    columns = _columns(spec, args.group)
+    table = read_features(args.features, columns, spec.event_id)
+    info = train_kfold(table, args.out, model=args.model, k=args.k, seed=args.seed, fold_key=args.fold_key,
+                       model_config=args.model_config, calibration=args.calibration, spec_config=spec.config,
+                       inputs=list(args.features), importance=args.importance)
+    print(f"trained {info['model']} on {len(table)} events, {len(columns)} features, {args.k} folds -> {args.out}")
+    return 0
+
+
+def _columns(spec: Any, group: str | None) -> list[str]:
+    from hepml.errors import ConfigError
+
+    if group is None:
+        return spec.columns
+    if group not in spec.groups:
+        raise ConfigError(f"{spec.origin}: no feature group {group!r}; groups: {', '.join(spec.groups) or 'none'}")
+    return spec.groups[group]
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from hepml.scoring import score_files
+
+    score_files(args.bundle, args.inputs, args.out or [], tree=args.tree, prefix=args.prefix,
+                step_size=args.step_size, in_place=args.in_place)
+    print(f"scored {len(args.inputs)} file(s) with {args.bundle}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from hepml.evaluation import evaluate
+
+    metrics = evaluate(args.bundles, args.out, reference=args.reference)
+    table = "  ".join(f"{m}.{fs}={v:.4f}" for m, d in metrics["auc"].items() for fs, v in d.items())
+    print(f"AUC: {table}; ECE {metrics['ece']['uncalibrated']:.4f} -> {metrics['ece']['calibrated']:.4f}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from hepml.plotting import make_plots
+
+    paths = make_plots(args.bundles, args.features or [], args.out, reference=args.reference)
+    print(f"wrote {len(paths)} figure files to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hepml", description="ROOT ntuples -> features -> classifiers -> calibrated scores.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    parser.add_argument("--version", action="version", version="hepml 0.1.0")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    def verb(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = verbs.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = verb("inspect", cmd_inspect, "list trees, entries and branches (with types) of ROOT files")
+    p.add_argument("files", nargs="+", help="ROOT files (path, glob or URL)")
+    p.add_argument("--trees-only", action="store_true", help="do not list branches")
+
+    p = verb("simulate", cmd_simulate, "generate HIGGS-benchmark-style signal or background ntuples")
+    p.add_argument("process", choices=["signal", "background"])
+    p.add_argument("--events", type=int, required=True, help="number of selected events to write")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--first-event", type=int, default=0, help="event number of the first event")
+    p.add_argument("--detector", type=_json_arg, default={}, help='detector settings as JSON, e.g. \'{"jet_energy_scale": 1.05}\'')
+    p.add_argument("--out", required=True)
+
+    p = verb("features", cmd_features, "build a feature file (flat ROOT tree) from ntuples with a feature spec")
+    p.add_argument("inputs", nargs="+", help="ROOT files, 'file.root:tree' or globs")
+    p.add_argument("--spec", required=True, help="feature spec (YAML)")
+    p.add_argument("--label", type=float, default=None, help="class label of these events (else the spec's label)")
+    p.add_argument("--weight", default=None, help="per-event weight expression (overrides the spec's weight)")
+    p.add_argument("--step-size", default="100 MB", help="chunk size: entries or memory, e.g. '100 MB'")
+    p.add_argument("--out", required=True)
+
+    p = verb("train", cmd_train, "k-fold training by event number, calibration, bundle")
+    p.add_argument("features", nargs="+", help="feature files written by 'hepml features'")
+    p.add_argument("--spec", required=True, help="the feature spec the files were built with")
+    p.add_argument("--group", default=None, help="feature group of the spec to train on (default: all columns)")
+    p.add_argument("--model", choices=["dnn", "bdt", "xgb"], default="dnn")
+    p.add_argument("--k", type=int, default=3, help="number of folds")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fold-key", default="event", help="event identifier the folds are drawn from")
+    p.add_argument("--model-config", type=_json_arg, default={}, help="model settings as JSON")
+    p.add_argument("--calibration", choices=["isotonic", "platt", "temperature", "none"], default="isotonic")
+    p.add_argument("--importance", action="store_true", help="compute permutation importance (fold 0)")
+    p.add_argument("--out", required=True, help="bundle folder to write")
+
+    p = verb("score", cmd_score, "write calibrated scores of ntuples as friend trees (or in place)")
+    p.add_argument("bundle")
+    p.add_argument("inputs", nargs="+", help="ROOT files to score ('file.root:tree')")
+    p.add_argument("--out", nargs="+", help="one output file per input")
+    p.add_argument("--tree", default="scores", help="name of the friend tree")
+    p.add_argument("--prefix", default="", help="prefix of the score branches")
+    p.add_argument("--step-size", default="100 MB")
+    p.add_argument("--in-place", action="store_true", help="add branches to the input files themselves (opt-in)")
+
+    p = verb("evaluate", cmd_evaluate, "metrics (AUC table, ECE, Brier, rejection, KS) from trained bundles")
+    p.add_argument("bundles", nargs="+")
+    p.add_argument("--reference", default=None, help="bundle name for calibration and KS numbers")
+    p.add_argument("--out", required=True, help="metrics JSON")
+
+    p = verb("plot", cmd_plot, "ROC, score, reliability, feature, correlation and importance figures")
+    p.add_argument("bundles", nargs="+")
+    p.add_argument("--features", nargs="*", help="feature files for input distributions")
+    p.add_argument("--reference", default=None)
+    p.add_argument("--out", required=True, help="folder for the figures")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args))
+    except Exception as err:
+        from hepml.errors import HepmlError
+
+        if args.debug:
+            raise
+        if isinstance(err, (HepmlError, FileNotFoundError, ValueError, KeyError, OSError)):
+            message = " ".join(str(err).split()) or type(err).__name__
+            print(f"hepml {args.verb}: error: {message}", file=sys.stderr)
+            return 1
+        print(f"hepml {args.verb}: unexpected {type(err).__name__}: {' '.join(str(err).split())} (rerun with --debug)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Feature files: a flat ROOT tree ``features`` (one branch per column, plus weight, label, event ids).
+
+Written chunk by chunk while the ntuples are read, so memory stays flat; physicists can open
+them in ROOT like any ntuple.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import uproot
+
+from hepml.errors import EmptyInputError, MissingBranchError, closest
+from hepml.features.spec import FeatureSpec, FeatureTable
+from hepml.io.read import Source
+from hepml.io.write import write_friend
+
+__all__ = ["write_features", "read_features", "TREE"]
+
+TREE = "features"
+
+
+def write_features(spec: FeatureSpec, inputs: str | Source | Iterable[str | Source], out: str | os.PathLike[str], *,
+                   label: float | None = None, step_size: int | str = "100 MB") -> int:
+    """Build the spec's features from ``inputs`` and write them to ``out``; returns the number of events."""
+    count = 0
+
+    def chunks() -> Iterable[dict[str, np.ndarray]]:
+        nonlocal count
+        for table in spec.iter_tables(inputs, label=label, step_size=step_size):
+            count += len(table)
+            yield table.columns()
+
+    empty = {k: v.dtype for k, v in spec.empty_table().columns().items()}
+    write_friend(out, chunks(), tree=TREE, empty_types=empty)
+    return count
+
+
+def read_features(files: Sequence[str | os.PathLike[str]], columns: Sequence[str], event_id: Sequence[str] = ()) -> FeatureTable:
+    """Read feature files (all in memory: this is the training set) into one table."""
+    tables = []
+    for file in files:
+        with uproot.open(file) as f:
+            tree = f[TREE]
+            keys = set(tree.keys())
+            for name in [*columns, "weight", "label", *event_id]:
+                if name not in keys:
+                    raise MissingBranchError(f"{file}:{TREE}: no column {name!r}; closest: {closest(name, keys)}"
+                                             " (rebuild the features with the matching spec)")
+            a = tree.arrays([*columns, "weight", "label", *event_id], library="np")
+        X = np.stack([a[c] for c in columns], axis=1).astype(np.float32) if columns else np.zeros((len(a["weight"]), 0), np.float32)
+        tables.append(FeatureTable(X, list(columns), a["weight"].astype(np.float64), a["label"].astype(np.float32),
+                                   {k: a[k].astype(np.int64) for k in event_id}))
+    table = FeatureTable.concat(tables)
+    if len(table) == 0:
+        raise EmptyInputError(f"{', '.join(str(Path(f)) for f in files)}: no events in these feature files")
+    return table

@@ -1,0 +1,127 @@
+"""Deep fully connected classifier (the HIGGS-benchmark DNN) and its training loop.
+
+Input standardisation lives inside the model (a Keras ``Normalization`` layer adapted on the
+training fold), so a saved ``.keras`` file scores raw features with no side files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+__all__ = ["DenseConfig", "build_dense", "fit_dense", "balance_weights", "predict"]
+
+
+@dataclass
+class DenseConfig:
+    layers: int = 3
+    units: int = 128
+    activation: str = "relu"
+    dropout: float = 0.1
+    normalisation: str = "none"     # none | batch | layer
+    learning_rate: float = 2e-3
+    batch_size: int = 512
+    epochs: int = 30
+    patience: int = 5
+    balance_classes: bool = True
+    negative_weights: str = "keep"  # keep | abs | zero
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> DenseConfig:
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(values or {}) - known)
+        if bad:
+            raise ValueError(f"dnn: unknown setting {bad[0]!r}; known: {', '.join(sorted(known))}")
+        return cls(**(values or {}))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_dense(n_inputs: int, config: DenseConfig, x_train: np.ndarray | None = None) -> keras.Model:
+    """A sigmoid-output MLP; ``x_train`` adapts the built-in standardisation."""
+    inputs = keras.Input((n_inputs,), name="features")
+    norm = keras.layers.Normalization(name="standardise")
+    if x_train is not None:
+        norm.adapt(x_train.astype(np.float32))
+    x = norm(inputs)
+    for i in range(config.layers):
+        x = keras.layers.Dense(config.units, name=f"dense_{i}")(x)
+        if config.normalisation == "batch":
+            x = keras.layers.BatchNormalization(name=f"batchnorm_{i}")(x)
+        elif config.normalisation == "layer":
+            x = keras.layers.LayerNormalization(name=f"layernorm_{i}")(x)
+        x = keras.layers.Activation(config.activation, name=f"act_{i}")(x)
+        if config.dropout > 0:
+            x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="score")(x)
+    model = keras.Model(inputs, outputs, name="hepml_dense")
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                  loss=keras.losses.BinaryCrossentropy(), weighted_metrics=[])
+    return model
+
+
+def balance_weights(y: np.ndarray, w: np.ndarray, *, balance: bool = True, negative: str = "keep") -> np.ndarray:
+    """Training weights: negative ones kept, made absolute or zeroed; each class summing to half."""
+    w = np.asarray(w, np.float64)
+    if negative == "abs":
+        w = np.abs(w)
+    elif negative == "zero":
+        w = np.clip(w, 0.0, None)
+    elif negative != "keep":
+        raise ValueError(f"negative_weights must be keep, abs or zero, not {negative!r}")
+    if balance:
+        out = np.empty_like(w)
+        for cls in (0, 1):
+            sel = y == cls
+            total = w[sel].sum()
+            if total <= 0:
+                raise ValueError(f"class {cls} has total weight {total:g} <= 0; cannot balance classes")
+            out[sel] = w[sel] * (0.5 / total)
+        w = out
+    return (w * len(w) / max(np.abs(w).sum(), 1e-300)).astype(np.float32)
+
+
+def _dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, batch: int, shuffle: bool, seed: int) -> tf.data.Dataset:
+    ds = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.float32)[:, None], w.astype(np.float32)))
+    if shuffle:
+        ds = ds.shuffle(min(len(x), 200_000), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch).prefetch(tf.data.AUTOTUNE)
+
+
+def fit_dense(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray,
+    x_val: np.ndarray, y_val: np.ndarray, w_val: np.ndarray,
+    config: DenseConfig, *, seed: int = 0, checkpoint: str | None = None, verbose: int = 0,
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Train with early stopping on the weighted validation loss; returns the best model and its history."""
+    keras.utils.set_random_seed(seed)
+    model = build_dense(x.shape[1], config, x)
+    tw = balance_weights(y, w, balance=config.balance_classes, negative=config.negative_weights)
+    vw = balance_weights(y_val, w_val, balance=config.balance_classes, negative=config.negative_weights)
+    callbacks: list[keras.callbacks.Callback] = [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
+    ]
+    if checkpoint:
+        callbacks.append(keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True))
+    history = model.fit(
+        _dataset(x, y, tw, config.batch_size, True, seed),
+        validation_data=_dataset(x_val, y_val, vw, 8192, False, seed),
+        epochs=config.epochs, callbacks=callbacks, verbose=verbose,
+    )
+    return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def predict(model: keras.Model, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+    """Probabilities as float64, in batches, without Keras' per-call progress machinery."""
+    out = [np.asarray(model(x[i:i + batch_size].astype(np.float32), training=False)).ravel()
+           for i in range(0, len(x), batch_size)]
+    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)

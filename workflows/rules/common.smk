@@ -1,0 +1,43 @@
+# Helpers shared by the rules: config validation, sample sheets, target lists.
+import csv
+import glob
+import json
+import os
+import shlex
+
+from snakemake.utils import validate
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+
+def read_sample_sheet(path):
+    """{sample: {files, tree, label, weight}} from a TSV sample sheet; globs are expanded."""
+    samples = {}
+    with open(path) as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            files = []
+            for pattern in row["files"].split(","):
+                pattern = pattern.strip()
+                hits = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
+                if not hits:
+                    raise ValueError(f"{path}: sample {row['sample']!r}: no file matches {pattern!r}")
+                files.extend(hits)
+            samples[row["sample"]] = {
+                "files": files,
+                "tree": row.get("tree") or "Events",
+                "label": float(row["label"]),
+                "weight": row.get("weight") or "1",
+            }
+    if not samples:
+        raise ValueError(f"{path}: the sample sheet lists no samples")
+    return samples
+
+
+def as_json_arg(value):
+    """A config mapping as one shell-quoted JSON argument."""
+    return shlex.quote(json.dumps(value or {}))
+
+
+def stem(path):
+    return os.path.splitext(os.path.basename(path))[0]
