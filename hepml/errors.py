@@ -73,11 +73,8 @@ class EmptyInputError(HepmlError, ValueError):
 
 
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> str:
-    """A human list of the names closest to ``name`` (for 'did you mean' hints)."""
+    """A human list of the names most similar to ``name`` (for 'did you mean' hints)."""
     pool = sorted(set(candidates))
-    hits = difflib.get_close_matches(name, pool, n=n, cutoff=0.5)
-    if not hits:
-        hits = [c for c in pool if name.lower() in c.lower()][:n]
-    if not hits:
-        hits = pool[:n]
-    return ", ".join(hits) if hits else "(none)"
+    low = name.lower()
+    ranked = sorted(pool, key=lambda c: -difflib.SequenceMatcher(None, low, c.lower()).ratio())
+    return ", ".join(ranked[:n]) if ranked else "(none)"

@@ -183,11 +183,12 @@ class Expression:
 
     def _validate(self, tree: ast.AST) -> set[str]:
         names: set[str] = set()
+        for node in ast.walk(tree):  # dunder names first: the clearest refusal for an injection
+            if isinstance(node, ast.Name) and node.id.startswith("__"):
+                raise self._fail(f"name {node.id!r} is not allowed (dunder names are refused)")
         for node in ast.walk(tree):
             if not isinstance(node, _ALLOWED_NODES):
                 raise self._fail(f"{type(node).__name__} is not allowed")
-            if isinstance(node, ast.Name) and node.id.startswith("__"):
-                raise self._fail(f"name {node.id!r} is not allowed (dunder names are refused)")
             if isinstance(node, ast.Attribute):
                 if node.attr.startswith("_"):
                     raise self._fail(

@@ -57,7 +57,10 @@ def bootstrap_auc(y: np.ndarray, score: np.ndarray, weight: np.ndarray | None = 
 def rejection_at(y: np.ndarray, score: np.ndarray, weight: np.ndarray | None, efficiency: float) -> float:
     """Background rejection 1/eps_B at signal efficiency ``efficiency`` (linear interpolation)."""
     roc = roc_curve(y, score, weight)
-    eff_b = float(np.interp(efficiency, roc.eff_s, roc.eff_b))
+    # the first ROC point reaching the efficiency, interpolated from the point before it
+    i = int(np.clip(np.searchsorted(roc.eff_s, efficiency, side="left"), 1, len(roc.eff_s) - 1))
+    s0, s1, b0, b1 = roc.eff_s[i - 1], roc.eff_s[i], roc.eff_b[i - 1], roc.eff_b[i]
+    eff_b = float(b1 if s1 == s0 else b0 + (b1 - b0) * (efficiency - s0) / (s1 - s0))
     return float("inf") if eff_b <= 0 else 1.0 / eff_b
 
 
@@ -93,8 +96,8 @@ def ks_test(a: np.ndarray, b: np.ndarray, wa: np.ndarray | None = None,
     d = float(np.max(np.abs(cdf(a, wa) - cdf(b, wb))))
     na = wa.sum() ** 2 / np.sum(wa**2)
     nb = wb.sum() ** 2 / np.sum(wb**2)
-    n_eff = na * nb / (na + nb)
-    return d, float(stats.kstwobign.sf(d * np.sqrt(n_eff)))
+    n_eff = max(1, int(round(na * nb / (na + nb))))
+    return d, float(stats.kstwo.sf(d, n_eff))
 
 
 def iou(truth: np.ndarray, predicted: np.ndarray, cls: int) -> float:

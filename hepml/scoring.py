@@ -66,7 +66,7 @@ class Scorer:
         return names + [key] if key not in names else names
 
     def features(self, arrays: Any, *, where: str = "input") -> np.ndarray:
-        table = self.spec.build(_as_array(arrays), where=where)
+        table = self.spec.build(_as_array(arrays), where=where, with_ids=False)
         return table.select(self.columns).X
 
     def predict_raw(self, X: np.ndarray, events: np.ndarray | None) -> np.ndarray:

@@ -201,8 +201,12 @@ class FeatureSpec:
                 branches.append(name)
         return branches + [e for e in self.event_id if e not in branches]
 
-    def build(self, arrays: Any, *, label: float | None = None, where: str = "input", offset: int = 0) -> FeatureTable:
-        """Features of one chunk (an awkward array or a mapping of branch arrays)."""
+    def build(self, arrays: Any, *, label: float | None = None, where: str = "input", offset: int = 0,
+              with_ids: bool = True) -> FeatureTable:
+        """Features of one chunk (an awkward array or a mapping of branch arrays).
+
+        ``with_ids=False`` skips the event identifiers (scoring needs only the features).
+        """
         cache: dict[str, Any] = {}
         fields = set(arrays.fields) if isinstance(arrays, ak.Array) else set(arrays)
 
@@ -231,7 +235,7 @@ class FeatureSpec:
             y = _flat(self.label.evaluate(lookup), n, "label", where).astype(np.float32)
         else:
             y = np.full(n, np.nan, dtype=np.float32)
-        ids = {name: np.asarray(ak.to_numpy(lookup(name))).astype(np.int64) for name in self.event_id}
+        ids = {name: np.asarray(ak.to_numpy(lookup(name))).astype(np.int64) for name in self.event_id if with_ids}
         return FeatureTable(X, self.columns, weight, y, ids)
 
     def _columns(self, feature: Feature, value: Any, n: int, where: str, offset: int) -> list[np.ndarray]:

@@ -41,3 +41,17 @@ def as_json_arg(value):
 
 def stem(path):
     return os.path.splitext(os.path.basename(path))[0]
+
+
+# --- Higgs task -------------------------------------------------------------------------------
+HIGGS = config["higgs"]
+HIGGS_SAMPLES = read_sample_sheet(HIGGS["samples"])
+HIGGS_BUNDLES = [f"{m}_{fs}" for m in HIGGS["models"] for fs in HIGGS["featuresets"]]
+HIGGS_FILES = {(sample, stem(f)): f for sample, s in HIGGS_SAMPLES.items() for f in s["files"]}
+
+
+def higgs_targets():
+    """Metrics, plots and one friend-tree file of scores per input ntuple."""
+    return ["results/higgs/metrics.json", "results/higgs/plots"] + [
+        f"results/higgs/scores/{sample}/{name}.root" for sample, name in HIGGS_FILES
+    ]

@@ -1,17 +1,4 @@
 # Higgs signal vs background: generate -> features -> k-fold training -> calibrate -> score -> plots.
-HIGGS = config["higgs"]
-HIGGS_SAMPLES = read_sample_sheet(HIGGS["samples"])
-HIGGS_BUNDLES = [f"{m}_{fs}" for m in HIGGS["models"] for fs in HIGGS["featuresets"]]
-HIGGS_FILES = {
-    (sample, stem(f)): f for sample, s in HIGGS_SAMPLES.items() for f in s["files"]
-}
-
-
-def higgs_targets():
-    return [
-        "results/higgs/metrics.json",
-        "results/higgs/plots",
-    ] + [f"results/higgs/scores/{sample}/{name}.root" for sample, name in HIGGS_FILES]
 
 
 rule higgs_generate:
@@ -24,6 +11,8 @@ rule higgs_generate:
         detector=as_json_arg(HIGGS.get("generate", {}).get("detector")),
     wildcard_constraints:
         process="signal|background",
+    conda:
+        "../envs/hepml.yaml"
     log:
         "logs/higgs/generate_{process}.log",
     resources:
@@ -46,6 +35,8 @@ rule higgs_features:
         ),
         label=lambda wc: HIGGS_SAMPLES[wc.sample]["label"],
         weight=lambda wc: shlex.quote(HIGGS_SAMPLES[wc.sample]["weight"]),
+    conda:
+        "../envs/hepml.yaml"
     log:
         "logs/higgs/features_{sample}.log",
     resources:
@@ -71,6 +62,8 @@ rule higgs_train:
     wildcard_constraints:
         model="dnn|bdt|xgb",
     threads: 2
+    conda:
+        "../envs/hepml.yaml"
     log:
         "logs/higgs/train_{model}_{featureset}.log",
     resources:
@@ -91,6 +84,8 @@ rule higgs_score:
         scores="results/higgs/scores/{sample}/{name}.root",
     params:
         source=lambda wc: shlex.quote(f"{HIGGS_FILES[(wc.sample, wc.name)]}:{HIGGS_SAMPLES[wc.sample]['tree']}"),
+    conda:
+        "../envs/hepml.yaml"
     log:
         "logs/higgs/score_{sample}_{name}.log",
     resources:
@@ -107,6 +102,8 @@ rule higgs_evaluate:
         metrics="results/higgs/metrics.json",
     params:
         reference=HIGGS["reference"],
+    conda:
+        "../envs/hepml.yaml"
     log:
         "logs/higgs/evaluate.log",
     resources:
@@ -124,6 +121,8 @@ rule higgs_plot:
         plots=directory("results/higgs/plots"),
     params:
         reference=HIGGS["reference"],
+    conda:
+        "../envs/hepml.yaml"
     log:
         "logs/higgs/plot.log",
     resources:

@@ -1,0 +1,168 @@
+"""k-fold by event number, bundles, the Scorer and friend-tree write-back of calibrated scores."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import threading
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from hepml import kfold
+from hepml.bundle import read_info
+from hepml.errors import BundleError, ConfigError, MissingBranchError
+from hepml.features import FeatureSpec, FeatureTable
+from hepml.features.files import read_features
+from hepml.scoring import Scorer, score_files
+from hepml.split import CALIBRATION, TRAIN, VALIDATION, fold_of, role_of
+from conftest import SPEC, leftovers
+
+
+def test_split_is_deterministic_balanced_and_seeded() -> None:
+    events = np.arange(300000)
+    folds = fold_of(events, 3, seed=1)
+    assert np.array_equal(folds, fold_of(events, 3, seed=1))
+    assert not np.array_equal(folds, fold_of(events, 3, seed=2))
+    assert np.allclose(np.bincount(folds) / len(events), 1 / 3, atol=0.01)
+    roles = role_of(events, 3, seed=1)
+    assert np.mean(roles == CALIBRATION) == pytest.approx(0.1, abs=0.01)
+    assert np.mean(roles == VALIDATION) == pytest.approx(0.1, abs=0.01)
+    # roles are independent of folds
+    for j in range(3):
+        assert np.mean(roles[folds == j] == TRAIN) == pytest.approx(0.8, abs=0.01)
+
+
+def test_no_event_is_scored_by_a_model_that_trained_on_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    n = 3000
+    events = rng.permutation(10 * n)[:n]
+    table = FeatureTable(rng.normal(size=(n, 2)).astype(np.float32), ["a", "b"], np.ones(n),
+                         rng.integers(0, 2, n).astype(np.float32), {"event": events})
+    seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    real = kfold._fit_predict
+
+    def spy(model, table, train, val, test, *args):
+        seen.append((train.copy(), val.copy(), test.copy()))
+        return real(model, table, train, val, test, *args)
+
+    monkeypatch.setattr(kfold, "_fit_predict", spy)
+    kfold.train_kfold(table, Path(__import__("tempfile").mkdtemp()) / "b", model="bdt", k=3, seed=5,
+                      model_config={"max_iter": 5})
+    scored = np.zeros(n, int)
+    for train, val, test in seen:
+        assert not np.any((train | val) & test)
+        scored += test
+    assert np.all(scored == 1)  # every event scored exactly once
+    roles = role_of(events, 3, 5)
+    for train, _, _ in seen:
+        assert not np.any(train & (roles == CALIBRATION))  # the calibration part is never trained on
+
+
+def test_bundle_contents_and_provenance(dnn_bundle: Path, higgs_features: list[Path]) -> None:
+    info = read_info(dnn_bundle)
+    assert info["kind"] == "keras" and info["k"] == 3 and len(info["columns"]) == 28
+    assert set(info["provenance"]["inputs"]) == {str(p) for p in higgs_features}
+    assert all(h.startswith("sha256:") for h in info["provenance"]["inputs"].values())
+    assert "tensorflow" in info["provenance"]["versions"] and info["provenance"]["seed"] == 3
+    cal = json.loads((dnn_bundle / "calibration.json").read_text())
+    assert cal["method"] == "isotonic" and len(cal["x"]) == len(cal["y"])
+    assert not list(dnn_bundle.glob("*.pkl")) and not list(dnn_bundle.glob("*.pickle"))
+
+
+def test_scorer_reproduces_out_of_fold_scores(dnn_bundle: Path, higgs_files: dict[str, Path], tmp_path: Path) -> None:
+    """Scoring the training files picks, per event, the fold model that never saw it."""
+    out = tmp_path / "signal_scores.root"
+    score_files(str(dnn_bundle), [f"{higgs_files['signal']}:Events"], [str(out)])
+    friend = uproot.open(out)["scores"].arrays(library="np")
+    source = uproot.open(higgs_files["signal"])["Events"].arrays(["event"], library="np")
+    assert len(friend["score"]) == len(source["event"])
+    np.testing.assert_array_equal(friend["event"], source["event"])  # same entries, same order
+    oof = uproot.open(dnn_bundle / "oof.root")["oof"].arrays(["event", "score_raw", "score"], library="np")
+    index = {e: i for i, e in enumerate(oof["event"])}
+    rows = np.array([index[e] for e in friend["event"]])
+    np.testing.assert_allclose(friend["score_raw"], oof["score_raw"][rows], atol=2e-5)
+    np.testing.assert_allclose(friend["score"], oof["score"][rows], atol=2e-5)
+    assert set(friend) >= {"score", "score_raw", "pass_cut", "run", "luminosityBlock", "event"}
+    assert leftovers(tmp_path) == ["signal_scores.root"]
+
+
+def test_scorer_on_arrays_threads_and_pickle(dnn_bundle: Path, higgs_files: dict[str, Path]) -> None:
+    scorer = Scorer.load(dnn_bundle)
+    assert Scorer.load(dnn_bundle) is scorer  # loaded once per process
+    arrays = uproot.open(higgs_files["background"])["Events"].arrays(scorer.branches, entry_stop=500)
+    expected = scorer(arrays)["score"]
+    results: dict[int, np.ndarray] = {}
+
+    def work(i: int) -> None:
+        results[i] = scorer(arrays)["score"]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results.values():
+        np.testing.assert_array_equal(r, expected)
+    again = pickle.loads(pickle.dumps(scorer))
+    assert again is scorer
+    # a mapping of branch arrays works too; without the event number the folds are averaged
+    mapping = {b: arrays[b] for b in scorer.branches if b != "event"}
+    averaged = scorer(mapping)["score"]
+    assert averaged.shape == expected.shape and np.all((averaged >= 0) & (averaged <= 1))
+
+
+def test_scorer_missing_branch_is_named(dnn_bundle: Path, higgs_files: dict[str, Path], tmp_path: Path) -> None:
+    scorer = Scorer.load(dnn_bundle)
+    arrays = uproot.open(higgs_files["signal"])["Events"].arrays(entry_stop=10)
+    with pytest.raises(MissingBranchError, match="needs branch 'MET_phi'"):
+        scorer(arrays[[f for f in arrays.fields if f != "MET_phi"]])
+    # a file without the branch: clear error and no output left behind
+    stripped = tmp_path / "stripped.root"
+    with uproot.recreate(stripped) as f:
+        f["Events"] = {k: arrays[k] for k in ("run", "event", "MET_pt")}
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(MissingBranchError, match="stripped.root:Events: no branch"):
+        score_files(str(dnn_bundle), [str(stripped)], [str(out / "s.root")])
+    assert leftovers(out) == []
+
+
+def test_bundle_errors(tmp_path: Path, dnn_bundle: Path) -> None:
+    with pytest.raises(BundleError, match="no such bundle folder"):
+        Scorer(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BundleError, match="not a hepml bundle"):
+        Scorer(tmp_path / "empty")
+
+
+def test_training_input_errors(higgs_features: list[Path], tmp_path: Path) -> None:
+    spec = FeatureSpec.from_yaml(SPEC)
+    table = read_features(higgs_features[:1], spec.groups["high"], spec.event_id)
+    with pytest.raises(ConfigError, match="labels 0 and 1"):
+        kfold.train_kfold(table, tmp_path / "b", model="bdt")
+    with pytest.raises(MissingBranchError, match="no column 'nope'"):
+        read_features(higgs_features, ["nope"], ["event"])
+    assert leftovers(tmp_path) == []
+
+
+def test_negative_weights_end_to_end(higgs_features: list[Path], tmp_path: Path) -> None:
+    """Strongly negative-weighted events are accepted by training, calibration and evaluation."""
+    from hepml.evaluation import evaluate
+
+    spec = FeatureSpec.from_yaml(SPEC)
+    table = read_features(higgs_features, spec.groups["high"], spec.event_id)
+    rng = np.random.default_rng(4)
+    table.weight = np.where(rng.random(len(table)) < 0.2, -0.5, 1.0) * table.weight
+    assert (table.weight < 0).mean() > 0.15
+    for model in ("dnn", "bdt"):
+        kfold.train_kfold(table, tmp_path / f"{model}_high", model=model, k=2, seed=1,
+                          model_config={"epochs": 2, "units": 16, "layers": 1} if model == "dnn" else {"max_iter": 20},
+                          calibration="platt", spec_config=spec.config)
+    metrics = evaluate([str(tmp_path / "dnn_high"), str(tmp_path / "bdt_high")], tmp_path / "m.json", reference="dnn_high")
+    assert 0.5 < metrics["auc"]["dnn"]["high"] < 1 and 0.5 < metrics["auc"]["bdt"]["high"] < 1
+    oof = uproot.open(tmp_path / "dnn_high" / "oof.root")["oof"].arrays(["weight"], library="np")
+    assert (oof["weight"] < 0).any()

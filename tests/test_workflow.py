@@ -1,0 +1,104 @@
+"""End-to-end: the Snakemake workflow on small samples (marked slow; CI runs it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uproot
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+SMALL = {"layers": 2, "units": 32, "epochs": 3, "batch_size": 256, "patience": 2}
+
+
+def _workdir(tmp_path: Path) -> Path:
+    shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")
+    shutil.copytree(REPO / "workflows", tmp_path / "workflows")
+    return tmp_path
+
+
+def _snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True, env=env)
+
+
+def test_lint_and_dry_run_of_the_default_config(tmp_path: Path) -> None:
+    work = _workdir(tmp_path)
+    lint = _snakemake(work, "--lint")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "Lints for" not in lint.stdout + lint.stderr
+    dry = _snakemake(work, "-n", "--cores", "2")
+    assert dry.returncode == 0, dry.stderr
+    for rule in ("higgs_generate", "higgs_features", "higgs_train", "higgs_score", "higgs_evaluate", "higgs_plot"):
+        assert rule in dry.stdout
+    bad = work / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"seed": 1, "higgs": {"samples": "x"}}))
+    out = _snakemake(work, "-n", "--configfile", str(bad))
+    assert out.returncode != 0 and "required property" in out.stdout + out.stderr
+
+
+def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
+    work = _workdir(tmp_path)
+    config = yaml.safe_load((work / "workflows/config/default.yaml").read_text())
+    config["higgs"]["generate"]["events_per_class"] = 3000
+    config["higgs"]["kfold"] = 2
+    config["higgs"]["dnn"] = SMALL
+    config["higgs"]["bdt"] = {"max_iter": 30}
+    (work / "small.yaml").write_text(yaml.safe_dump(config))
+    run = _snakemake(work, "--cores", "2", "--configfile", "small.yaml")
+    assert run.returncode == 0, run.stderr[-3000:]
+    metrics = json.loads((work / "results/higgs/metrics.json").read_text())
+    for model in ("dnn", "bdt"):
+        for fs in ("low", "high", "all"):
+            assert 0.55 < metrics["auc"][model][fs] < 1.0
+    assert set(metrics["rejection_at_eff"]) == {"0.5", "0.7", "0.9"}
+    assert 0 <= metrics["ece"]["calibrated"] < 0.2 and 0 < metrics["brier"] < 0.3
+    assert set(metrics["ks"]) == {"signal", "background"}
+    for process in ("signal", "background"):
+        scores = uproot.open(work / f"results/higgs/scores/{process}/{process}.root")["scores"]
+        source = uproot.open(work / f"results/higgs/ntuples/{process}.root")["Events"]
+        assert scores.num_entries == source.num_entries == 3000
+        np.testing.assert_array_equal(scores["event"].array(library="np"), source["event"].array(library="np"))
+        s = scores["score"].array(library="np")
+        assert np.all((s >= 0) & (s <= 1))
+    for name in ("roc", "scores_dnn_all", "reliability_dnn_all", "features", "correlations", "importance_dnn_all"):
+        assert (work / f"results/higgs/plots/{name}.pdf").stat().st_size > 1000
+        assert (work / f"results/higgs/plots/{name}.png").stat().st_size > 1000
+    assert not list((work / "results").rglob(".*.tmp-*"))
+    again = _snakemake(work, "-n", "--cores", "2", "--configfile", "small.yaml")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_user_ntuples_from_a_sample_sheet(tmp_path: Path) -> None:
+    """Several files per sample (a glob and a list), each scored into its own friend tree."""
+    from hepml.simulate.higgs import write_ntuple
+
+    work = _workdir(tmp_path)
+    data = work / "data"
+    for i in range(2):
+        write_ntuple(data / f"sig_{i}.root", "signal", 1500, seed=10 + i, first_event=1000 * i)
+        write_ntuple(data / f"bkg_{i}.root", "background", 1500, seed=20 + i, first_event=10**6 + 1000 * i)
+    (work / "samples.tsv").write_text(
+        "sample\tfiles\ttree\tlabel\tweight\n"
+        "sig\tdata/sig_*.root\tEvents\t1\tgenWeight * 2\n"
+        "bkg\tdata/bkg_0.root,data/bkg_1.root\tEvents\t0\tgenWeight\n"
+    )
+    config = yaml.safe_load((work / "workflows/config/user_ntuples.yaml").read_text())
+    config["higgs"].update(samples="samples.tsv", kfold=2, dnn=SMALL, bdt={"max_iter": 20})
+    (work / "user.yaml").write_text(yaml.safe_dump(config))
+    run = _snakemake(work, "--cores", "2", "--configfile", "user.yaml")
+    assert run.returncode == 0, run.stderr[-3000:]
+    for sample, stem in (("sig", "sig_0"), ("sig", "sig_1"), ("bkg", "bkg_0"), ("bkg", "bkg_1")):
+        assert uproot.open(work / f"results/higgs/scores/{sample}/{stem}.root")["scores"].num_entries == 1500
+    weights = uproot.open(work / "results/higgs/features/sig.root")["features"]["weight"].array(library="np")
+    assert set(np.unique(np.abs(weights))) == {2.0}  # the sample sheet's weight expression was used
