@@ -288,6 +288,8 @@ def _index(array: Any, index: Any) -> Any:
         and all(isinstance(p, slice) and p == slice(None) for p in parts[:-1])
     ):
         axis = len(parts) - 1
+        if axis == 1 and array.ndim > 1 and len(array) and ak.min(ak.num(array, axis=1)) > parts[-1]:
+            return array[index]  # every list is long enough: no padding, no option type (fast path)
         return ak.pad_none(array, parts[-1] + 1, axis=axis)[index]
     return array[index]
 

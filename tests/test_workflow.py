@@ -42,9 +42,12 @@ def test_lint_and_dry_run_of_the_default_config(tmp_path: Path) -> None:
     for rule in ("higgs_generate", "higgs_features", "higgs_train", "higgs_score", "higgs_evaluate", "higgs_plot"):
         assert rule in dry.stdout
     bad = work / "bad.yaml"
-    bad.write_text(yaml.safe_dump({"seed": 1, "higgs": {"samples": "x"}}))
+    bad.write_text(yaml.safe_dump({"higgs": {"kfold": 1}}))
     out = _snakemake(work, "-n", "--configfile", str(bad))
-    assert out.returncode != 0 and "required property" in out.stdout + out.stderr
+    assert out.returncode != 0 and "less than the minimum of 2" in out.stdout + out.stderr
+    bad.write_text(yaml.safe_dump({"higgs": {"samples": "missing.tsv"}}))
+    out = _snakemake(work, "-n", "--configfile", str(bad))
+    assert out.returncode != 0 and "higgs.samples: sample sheet missing.tsv not found" in out.stdout + out.stderr
 
 
 def test_demo_workflow_end_to_end(tmp_path: Path) -> None:

@@ -224,10 +224,13 @@ class FeatureSpec:
             return cache[name]
 
         n = len(arrays) if isinstance(arrays, ak.Array) else len(arrays[next(iter(fields))]) if fields else 0
-        columns: list[np.ndarray] = []
+        # column-major float32: each feature is written contiguously, with no float64 intermediate
+        X = np.empty((n, len(self.columns)), dtype=np.float32, order="F")
+        i = 0
         for feature in self.features:
-            columns.extend(self._columns(feature, feature.expr.evaluate(lookup), n, where, offset))
-        X = np.stack(columns, axis=1).astype(np.float32) if columns else np.zeros((n, 0), np.float32)
+            for column in self._columns(feature, feature.expr.evaluate(lookup), n, where, offset):
+                X[:, i] = column
+                i += 1
         weight = _flat(self.weight.evaluate(lookup), n, "weight", where).astype(np.float64)
         if label is not None:
             y = np.full(n, float(label), dtype=np.float32)
@@ -242,7 +245,7 @@ class FeatureSpec:
         if feature.first is not None:
             padded = ak.pad_none(value, feature.first, axis=-1, clip=True)
             mask = ~ak.to_numpy(ak.is_none(padded, axis=-1)).astype(bool)
-            values = ak.to_numpy(ak.fill_none(padded, feature.fill, axis=-1)).astype(np.float64)
+            values = ak.to_numpy(ak.fill_none(padded, feature.fill, axis=-1))
             out = [self._finite(values[:, i], f"{feature.name}_{i}", where, offset) for i in range(feature.first)]
             return out + ([mask[:, i].astype(np.float64) for i in range(feature.first)] if feature.mask else [])
         array = value if not isinstance(value, ak.Array) else ak.fill_none(value, feature.fill)
@@ -291,7 +294,9 @@ def _flat(value: Any, n: int, name: str, where: str) -> np.ndarray:
     if np.isscalar(value) or (isinstance(value, np.ndarray) and value.ndim == 0):
         return np.full(n, float(value))
     try:
-        out = np.asarray(ak.to_numpy(value) if isinstance(value, ak.Array) else value, dtype=np.float64)
+        out = np.asarray(ak.to_numpy(value) if isinstance(value, ak.Array) else value)
+        if out.dtype.kind not in "fiub":
+            raise TypeError(f"values of type {out.dtype}")
     except (ValueError, TypeError) as err:
         raise ConfigError(f"{where}: {name} is not one number per event ({' '.join(str(err).split())[:100]})") from None
     if out.shape != (n,):

@@ -14,6 +14,9 @@ validate(config, "../schemas/config.schema.yaml")
 def read_sample_sheet(path):
     """{sample: {files, tree, label, weight}} from a TSV sample sheet; globs are expanded."""
     samples = {}
+    if not os.path.isfile(path):
+        raise ValueError(f"config higgs.samples: sample sheet {path} not found; give a TSV with columns "
+                         "sample, files, tree, label, weight")
     with open(path) as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
             files = []
