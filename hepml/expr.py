@@ -95,8 +95,10 @@ def _reduce(fn: Callable[..., Any]) -> Callable[[Any], Any]:
 
 
 def _p4(pt: Any, eta: Any, phi: Any, mass: Any) -> ak.Array:
-    pt, eta, phi, mass = ak.broadcast_arrays(pt, eta, phi, mass)
-    return ak.zip({"pt": pt, "eta": eta, "phi": phi, "mass": mass}, with_name="Momentum4D")
+    """Four-vectors stored in Cartesian form: sums are then plain additions, the costly part of
+    invariant masses; pt, eta, phi and mass are recomputed only when asked for."""
+    p = pt * np.cosh(eta)
+    return _p4xyz(pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), np.sqrt(p * p + mass * mass))
 
 
 def _p4xyz(px: Any, py: Any, pz: Any, energy: Any) -> ak.Array:

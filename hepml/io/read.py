@@ -208,8 +208,9 @@ def iterate(
             for arrays in ttree.iterate(read, step_size=step_size, library="ak", entry_stop=entry_stop):
                 stop = start + len(arrays)
                 if cut_expr is not None:
-                    mask = cut_expr.evaluate(lambda n: arrays[n])
-                    arrays = arrays[ak.fill_none(mask, False)]
+                    mask = ak.fill_none(cut_expr.evaluate(arrays), False)
+                    if not ak.all(mask):  # filtering copies every branch: skip it when all pass
+                        arrays = arrays[mask]
                 if extra:
                     arrays = arrays[names]
                 yield Chunk(arrays, Source(source.path, source.tree or ttree.name), start, stop)

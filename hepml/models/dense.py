@@ -15,7 +15,6 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 __all__ = ["DenseConfig", "build_dense", "fit_dense", "balance_weights", "predict"]
 
@@ -90,13 +89,6 @@ def balance_weights(y: np.ndarray, w: np.ndarray, *, balance: bool = True, negat
     return (w * len(w) / max(np.abs(w).sum(), 1e-300)).astype(np.float32)
 
 
-def _dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, batch: int, shuffle: bool, seed: int) -> tf.data.Dataset:
-    ds = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.float32)[:, None], w.astype(np.float32)))
-    if shuffle:
-        ds = ds.shuffle(min(len(x), 200_000), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch).prefetch(tf.data.AUTOTUNE)
-
-
 def fit_dense(
     x: np.ndarray, y: np.ndarray, w: np.ndarray,
     x_val: np.ndarray, y_val: np.ndarray, w_val: np.ndarray,
@@ -112,10 +104,13 @@ def fit_dense(
     ]
     if checkpoint:
         callbacks.append(keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True))
+    # in-memory arrays go through Keras' own array adapter (a tf.data pipeline with shuffled
+    # batches): measured faster here than a hand-built Dataset.from_tensor_slices + shuffle buffer
     history = model.fit(
-        _dataset(x, y, tw, config.batch_size, True, seed),
-        validation_data=_dataset(x_val, y_val, vw, 8192, False, seed),
-        epochs=config.epochs, callbacks=callbacks, verbose=verbose,
+        x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)[:, None], sample_weight=tw,
+        batch_size=config.batch_size, shuffle=True,
+        validation_data=(x_val.astype(np.float32, copy=False), y_val.astype(np.float32, copy=False)[:, None], vw),
+        validation_batch_size=8192, epochs=config.epochs, callbacks=callbacks, verbose=verbose,
     )
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
