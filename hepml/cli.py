@@ -83,8 +83,16 @@ def cmd_score(args: argparse.Namespace) -> int:
     from hepml.scoring import score_files
 
     score_files(args.bundle, args.inputs, args.out or [], tree=args.tree, prefix=args.prefix,
-                step_size=args.step_size, in_place=args.in_place)
+                step_size=args.step_size, in_place=args.in_place, backend=args.backend)
     print(f"scored {len(args.inputs)} file(s) with {args.bundle}")
+    return 0
+
+
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from hepml.onnx_export import export_onnx
+
+    files = export_onnx(args.bundle, opset=args.opset)
+    print(f"exported {len(files)} fold network(s) to {args.bundle}/onnx (ONNX and Keras agree to 1e-5)")
     return 0
 
 
@@ -157,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default="", help="prefix of the score branches")
     p.add_argument("--step-size", default="100 MB")
     p.add_argument("--in-place", action="store_true", help="add branches to the input files themselves (opt-in)")
+    p.add_argument("--backend", choices=["keras", "onnxruntime"], default="keras")
+
+    p = verb("export-onnx", cmd_export_onnx, "export a bundle's fold networks to ONNX (checked against Keras)")
+    p.add_argument("bundle")
+    p.add_argument("--opset", type=int, default=17)
 
     p = verb("evaluate", cmd_evaluate, "metrics (AUC table, ECE, Brier, rejection, KS) from trained bundles")
     p.add_argument("bundles", nargs="+")

@@ -26,7 +26,7 @@ from hepml.io.read import Source, iterate, open_tree, resolve_sources
 from hepml.io.write import DEFAULT_EVENT_ID, add_branches_in_place, write_friend
 from hepml.split import fold_of
 
-__all__ = ["Scorer", "score_files"]
+__all__ = ["Scorer", "score_files", "dask_scores"]
 
 _CACHE: dict[tuple[str, str], Scorer] = {}
 _CACHE_LOCK = threading.Lock()
@@ -35,28 +35,34 @@ _CACHE_LOCK = threading.Lock()
 class Scorer:
     """A loaded, calibrated bundle.  Use :meth:`load` (cached per process) rather than the constructor."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], backend: str = "keras") -> None:
         import json
 
         self.path = str(Path(path).resolve())
+        self.backend = backend
         self.info = read_info(path)
         self.spec = load_spec(path)
         self.columns: list[str] = list(self.info["columns"])
-        self.models = load_keras_models(path, self.info)
+        if backend == "keras":
+            self.models = load_keras_models(path, self.info)
+        elif backend == "onnxruntime":
+            self.models = _onnx_sessions(Path(path), self.info)
+        else:
+            raise HepmlError(f"unknown Scorer backend {backend!r}; choose keras or onnxruntime")
         self.calibrator = calibrator_from_dict(json.loads((Path(path) / "calibration.json").read_text()))
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Scorer:
-        """Load a bundle once per process and reuse it."""
-        key = (str(Path(path).resolve()), "keras")
+    def load(cls, path: str | os.PathLike[str], backend: str = "keras") -> Scorer:
+        """Load a bundle once per process (per backend) and reuse it."""
+        key = (str(Path(path).resolve()), backend)
         with _CACHE_LOCK:
             if key not in _CACHE:
-                _CACHE[key] = cls(path)
+                _CACHE[key] = cls(path, backend)
             return _CACHE[key]
 
-    def __reduce__(self) -> tuple[Any, tuple[str]]:
-        return (Scorer.load, (self.path,))
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return (_load, (self.path, self.backend))
 
     @property
     def branches(self) -> list[str]:
@@ -71,8 +77,10 @@ class Scorer:
 
     def predict_raw(self, X: np.ndarray, events: np.ndarray | None) -> np.ndarray:
         """Uncalibrated network output; fold model by event number, mean of folds without one."""
-        from hepml.models.dense import predict
-
+        if self.backend == "keras":
+            from hepml.models.dense import predict
+        else:
+            predict = _onnx_predict
         out = np.empty(len(X))
         with self._lock:
             if events is None:
@@ -87,7 +95,7 @@ class Scorer:
 
     def __call__(self, arrays: Any, *, where: str = "input") -> dict[str, np.ndarray]:
         """Score one block of events: ``{'score': calibrated, 'score_raw': network output}``."""
-        arrays = _as_array(arrays)
+        arrays = _flatten_collections(_as_array(arrays), self.branches)
         fields = set(arrays.fields)
         missing = [b for b in self.branches if b not in fields and b != self.info["fold_key"]]
         if missing:
@@ -140,6 +148,82 @@ class Scorer:
                             tree=tree, expected_entries=n, empty_types=empty)
 
 
+def _load(path: str, backend: str) -> Scorer:
+    """Module-level, so pickle and cloudpickle both refer to it by name (a bound classmethod
+    would make cloudpickle copy the function with its globals, the process cache included)."""
+    return Scorer.load(path, backend)
+
+
+def _onnx_sessions(path: Path, info: dict[str, Any]) -> list[Any]:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise HepmlError("the onnxruntime backend needs the 'onnx' extra: pip install 'hepml[onnx]'") from None
+    files = [path / "onnx" / f"fold{j}.onnx" for j in range(info["k"])]
+    missing = [f for f in files if not f.is_file()]
+    if info.get("kind") == "keras" and missing:
+        raise HepmlError(f"{path}: no ONNX export ({missing[0].name} missing); run 'hepml export-onnx {path}' first")
+    if missing:
+        raise HepmlError(f"{path}: a {info.get('model')} baseline bundle has no networks to run")
+    options = ort.SessionOptions()
+    return [ort.InferenceSession(str(f), options, providers=["CPUExecutionProvider"]) for f in files]
+
+
+def _onnx_predict(session: Any, X: np.ndarray) -> np.ndarray:
+    name = session.get_inputs()[0].name
+    return session.run(None, {name: np.ascontiguousarray(X, dtype=np.float32)})[0].ravel().astype(np.float64)
+
+
+def _flatten_collections(arrays: ak.Array, branches: Iterable[str]) -> ak.Array:
+    """Accept NanoEvents-style nested collections: ``events.Jet.pt`` serves branch ``Jet_pt`` and
+    ``num(events.Jet)`` serves ``nJet``, so a coffea processor can pass its events as they are."""
+    fields = set(arrays.fields)
+    extra: dict[str, Any] = {}
+    for name in branches:
+        if name in fields:
+            continue
+        collection, _, sub = name.partition("_")
+        if sub and collection in fields and sub in (arrays[collection].fields or []):
+            extra[name] = arrays[collection][sub]
+        elif name.startswith("n") and name[1:] in fields and arrays[name[1:]].ndim > 1:
+            extra[name] = ak.num(arrays[name[1:]], axis=1)
+    if not extra:
+        return arrays
+    return ak.zip({**{f: arrays[f] for f in fields if f in set(branches)}, **extra}, depth_limit=1)
+
+
+def dask_scores(scorer: Scorer, array: Any) -> Any:
+    """Score a ``dask_awkward`` array partition by partition: a lazy array of records
+    ``{score, score_raw}``.  The Scorer pickles by reference, so workers load the bundle once each."""
+    import dask_awkward as dak
+
+    return dak.map_partitions(_PartitionScorer(scorer), array, meta=_score_meta(), label="hepml-score")
+
+
+def _score_meta() -> ak.Array:
+    empty = ak.Array({"score": np.zeros(0, np.float32), "score_raw": np.zeros(0, np.float32)})
+    return ak.Array(empty.layout.to_typetracer(forget_length=True))
+
+
+class _PartitionScorer:
+    """A picklable callable for ``map_partitions``: one partition in, a record array out.
+
+    On dask-awkward's typetracer pass (no data) it only touches the branches it reads, so the
+    column optimisation reads exactly those from the files.
+    """
+
+    def __init__(self, scorer: Scorer) -> None:
+        self.scorer = scorer
+
+    def __call__(self, partition: ak.Array) -> ak.Array:
+        if ak.backend(partition) == "typetracer":
+            for name in self.scorer.branches:
+                if name in partition.fields:
+                    ak.typetracer.touch_data(partition[name])
+            return _score_meta()
+        return ak.Array(self.scorer(partition))
+
+
 def _as_array(arrays: Any) -> ak.Array:
     """Accept an awkward array, a record, or a mapping of branch arrays (e.g. NanoEvents fields)."""
     if isinstance(arrays, ak.Array):
@@ -150,9 +234,10 @@ def _as_array(arrays: Any) -> ak.Array:
 
 
 def score_files(bundle: str | os.PathLike[str], inputs: list[str], outputs: list[str], *, tree: str = "scores",
-                prefix: str = "", step_size: int | str = "100 MB", in_place: bool = False) -> list[str]:
+                prefix: str = "", step_size: int | str = "100 MB", in_place: bool = False,
+                backend: str = "keras") -> list[str]:
     """Score each input file into its own friend-tree file (same entries, same order)."""
-    scorer = Scorer.load(bundle)
+    scorer = Scorer.load(bundle, backend)
     if not in_place and len(inputs) != len(outputs):
         raise HepmlError(f"score: {len(inputs)} inputs but {len(outputs)} outputs; give one output per input")
     done = []
