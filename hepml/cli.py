@@ -55,17 +55,43 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from hepml.features import FeatureSpec
-    from hepml.features.files import read_features
     from hepml.kfold import train_kfold
 
-    spec = FeatureSpec.from_yaml(args.spec)
-    columns = _columns(spec, args.group)
-    table = read_features(args.features, columns, spec.event_id)
+    spec, table = _training_table(args)
+    columns = table.names
     info = train_kfold(table, args.out, model=args.model, k=args.k, seed=args.seed, fold_key=args.fold_key,
                        model_config=args.model_config, calibration=args.calibration, spec_config=spec.config,
                        inputs=list(args.features), importance=args.importance)
     print(f"trained {info['model']} on {len(table)} events, {len(columns)} features, {args.k} folds -> {args.out}")
+    return 0
+
+
+def _training_table(args: argparse.Namespace) -> tuple[Any, Any]:
+    from hepml.features import FeatureSpec
+    from hepml.features.files import read_features
+
+    spec = FeatureSpec.from_yaml(args.spec)
+    return spec, read_features(args.features, _columns(spec, args.group), spec.event_id)
+
+
+def cmd_train_fold(args: argparse.Namespace) -> int:
+    from hepml.kfold import train_fold
+
+    _, table = _training_table(args)
+    train_fold(table, args.out, fold=args.fold, model=args.model, k=args.k, seed=args.seed, fold_key=args.fold_key,
+               model_config=args.model_config, importance=args.importance)
+    print(f"trained {args.model} fold {args.fold}/{args.k} on {len(table)} events -> {args.out}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from hepml.kfold import assemble_bundle
+
+    spec, table = _training_table(args)
+    info = assemble_bundle(table, args.folds, args.out, model=args.model, seed=args.seed, fold_key=args.fold_key,
+                           model_config=args.model_config, calibration=args.calibration, spec_config=spec.config,
+                           inputs=list(args.features))
+    print(f"assembled {info['k']} folds, {args.calibration} calibration -> {args.out}")
     return 0
 
 
@@ -144,17 +170,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--step-size", default="100 MB", help="chunk size: entries or memory, e.g. '100 MB'")
     p.add_argument("--out", required=True)
 
-    p = verb("train", cmd_train, "k-fold training by event number, calibration, bundle")
-    p.add_argument("features", nargs="+", help="feature files written by 'hepml features'")
-    p.add_argument("--spec", required=True, help="the feature spec the files were built with")
-    p.add_argument("--group", default=None, help="feature group of the spec to train on (default: all columns)")
-    p.add_argument("--model", choices=["dnn", "bdt", "xgb"], default="dnn")
-    p.add_argument("--k", type=int, default=3, help="number of folds")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fold-key", default="event", help="event identifier the folds are drawn from")
-    p.add_argument("--model-config", type=_json_arg, default={}, help="model settings as JSON")
+    def training_options(p: argparse.ArgumentParser, *, folds: bool = True) -> None:
+        p.add_argument("features", nargs="+", help="feature files written by 'hepml features'")
+        p.add_argument("--spec", required=True, help="the feature spec the files were built with")
+        p.add_argument("--group", default=None, help="feature group of the spec to train on (default: all columns)")
+        p.add_argument("--model", choices=["dnn", "bdt", "xgb"], default="dnn")
+        if folds:
+            p.add_argument("--k", type=int, default=3, help="number of folds")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--fold-key", default="event", help="event identifier the folds are drawn from")
+        p.add_argument("--model-config", type=_json_arg, default={}, help="model settings as JSON")
+
+    p = verb("train", cmd_train, "k-fold training by event number, calibration, bundle (all folds in one job)")
+    training_options(p)
     p.add_argument("--calibration", choices=["isotonic", "platt", "temperature", "none"], default="isotonic")
     p.add_argument("--importance", action="store_true", help="compute permutation importance (fold 0)")
+    p.add_argument("--out", required=True, help="bundle folder to write")
+
+    p = verb("train-fold", cmd_train_fold, "train the model of one fold (one batch job of the k-fold scatter)")
+    training_options(p)
+    p.add_argument("--fold", type=int, required=True, help="the fold this model scores (0 .. k-1)")
+    p.add_argument("--importance", action="store_true", help="compute permutation importance (fold 0)")
+    p.add_argument("--out", required=True, help="folder for this fold's model and scores")
+
+    p = verb("calibrate", cmd_calibrate, "gather the fold jobs into a bundle and fit the calibration")
+    training_options(p, folds=False)
+    p.add_argument("--folds", nargs="+", required=True, help="the train-fold folders, fold 0 first")
+    p.add_argument("--calibration", choices=["isotonic", "platt", "temperature", "none"], default="isotonic")
     p.add_argument("--out", required=True, help="bundle folder to write")
 
     p = verb("score", cmd_score, "write calibrated scores of ntuples as friend trees (or in place)")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ from hepml.io.write import write_friend
 from hepml.metrics import auc
 from hepml.split import CALIBRATION, TRAIN, VALIDATION, fold_of, role_of
 
-__all__ = ["train_kfold", "MODELS"]
+__all__ = ["train_kfold", "train_fold", "assemble_bundle", "MODELS"]
 
 MODELS = ("dnn", "bdt", "xgb")
 
@@ -57,24 +60,7 @@ def _permutation_importance(predict: Any, table: FeatureTable, rows: np.ndarray,
     return out
 
 
-def train_kfold(
-    table: FeatureTable,
-    out: str | os.PathLike[str],
-    *,
-    model: str = "dnn",
-    k: int = 3,
-    seed: int = 0,
-    fold_key: str = "event",
-    model_config: dict[str, Any] | None = None,
-    calibration: str = "isotonic",
-    spec_config: dict[str, Any] | None = None,
-    inputs: list[str] | None = None,
-    importance: bool = False,
-) -> dict[str, Any]:
-    """Train ``k`` models, each scoring the fold it never saw; fit the calibrator on held-out events.
-
-    Writes the bundle folder ``out`` atomically and returns its description.
-    """
+def _check_table(table: FeatureTable, model: str, fold_key: str) -> None:
     if model not in MODELS:
         raise ConfigError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     if len(table) == 0:
@@ -85,36 +71,86 @@ def train_kfold(
     labels = set(np.unique(table.label).tolist())
     if labels != {0.0, 1.0}:
         raise ConfigError(f"training needs labels 0 and 1, found {sorted(labels)}; set each sample's label")
+
+
+def train_fold(
+    table: FeatureTable,
+    out: str | os.PathLike[str],
+    *,
+    fold: int,
+    model: str = "dnn",
+    k: int = 3,
+    seed: int = 0,
+    fold_key: str = "event",
+    model_config: dict[str, Any] | None = None,
+    importance: bool = False,
+) -> Path:
+    """Train the model of one fold (one batch job): it trains on the other folds and writes its
+    raw scores of fold ``fold``, which it never saw, to ``out`` (a folder, written atomically)."""
+    _check_table(table, model, fold_key)
+    if not 0 <= fold < k:
+        raise ConfigError(f"fold {fold} is outside 0 .. {k - 1}")
     events = table.event_id[fold_key]
-    fold = fold_of(events, k, seed)
-    role = role_of(events, k, seed)
-    raw = np.full(len(table), np.nan)
-    histories: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    config = dict(model_config or {})
+    folds, roles = fold_of(events, k, seed), role_of(events, k, seed)
+    train, val, test = (folds != fold) & (roles == TRAIN), (folds != fold) & (roles == VALIDATION), folds == fold
     with atomic_path(out) as folder:
         folder.mkdir()
-        for j in range(k):
-            train, val, test = (fold != j) & (role == TRAIN), (fold != j) & (role == VALIDATION), fold == j
-            raw[test], histories[f"fold{j}"], predict = _fit_predict(model, table, train, val, test, config, seed, folder, j)
-            if importance and j == 0:
-                extra["importance"] = _permutation_importance(predict, table, np.flatnonzero(test), seed)
-            if j == 0:  # train vs test scores of one fold model, for the overtraining check
-                rows = np.flatnonzero(train)[:200_000]
-                np.savez_compressed(folder / "overtraining.npz", train_score=predict(table.X[rows]),
-                                    train_label=table.label[rows], train_weight=table.weight[rows])
-        cal_rows = role == CALIBRATION
+        raw, history, predict = _fit_predict(model, table, train, val, test, dict(model_config or {}), seed, folder, fold)
+        np.savez_compressed(folder / "scores.npz", raw=raw, event=events[test])
+        write_json(folder / "history.json", history)
+        if fold == 0:  # train vs test scores of one fold model, for the overtraining check
+            rows = np.flatnonzero(train)[:200_000]
+            np.savez_compressed(folder / "overtraining.npz", train_score=predict(table.X[rows]),
+                                train_label=table.label[rows], train_weight=table.weight[rows])
+            if importance:
+                write_json(folder / "importance.json", _permutation_importance(predict, table, np.flatnonzero(test), seed))
+    return Path(out)
+
+
+def assemble_bundle(
+    table: FeatureTable,
+    fold_dirs: list[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    model: str = "dnn",
+    seed: int = 0,
+    fold_key: str = "event",
+    model_config: dict[str, Any] | None = None,
+    calibration: str = "isotonic",
+    spec_config: dict[str, Any] | None = None,
+    inputs: list[str] | None = None,
+) -> dict[str, Any]:
+    """Gather the fold jobs' outputs into one bundle; fit the calibrator on the out-of-fold scores of
+    the calibration events (never trained on)."""
+    _check_table(table, model, fold_key)
+    k = len(fold_dirs)
+    events = table.event_id[fold_key]
+    folds, roles = fold_of(events, k, seed), role_of(events, k, seed)
+    raw = np.full(len(table), np.nan)
+    histories: dict[str, Any] = {}
+    with atomic_path(out) as folder:
+        folder.mkdir()
+        for j, src in enumerate(Path(d) for d in fold_dirs):
+            with np.load(src / "scores.npz", allow_pickle=False) as data:
+                if not np.array_equal(data["event"], events[folds == j]):
+                    raise ConfigError(f"{src}: its scores are not those of fold {j} of these features "
+                                      f"(k={k}, seed={seed}); give the fold folders in order 0 .. {k - 1}")
+                raw[folds == j] = data["raw"]
+            histories[f"fold{j}"] = json.loads((src / "history.json").read_text())
+            for name in (f"fold{j}.keras", f"fold{j}.json", "overtraining.npz", "importance.json"):
+                if (src / name).exists():
+                    shutil.copy2(src / name, folder / name)
+        cal_rows = roles == CALIBRATION
         calibrator = make_calibrator(calibration).fit(raw[cal_rows], table.label[cal_rows], table.weight[cal_rows])
         score = np.clip(calibrator.predict(raw), 0.0, 1.0)
         columns = {"score": score.astype(np.float32), "score_raw": raw.astype(np.float32),
-                   "label": table.label, "weight": table.weight, "fold": fold.astype(np.int32),
-                   "role": role.astype(np.int32), **table.event_id}
+                   "label": table.label, "weight": table.weight, "fold": folds.astype(np.int32),
+                   "role": roles.astype(np.int32), **table.event_id}
         write_friend(folder / "oof.root", [columns], tree="oof", expected_entries=len(table))
         write_json(folder / "calibration.json", calibrator.to_dict())
         write_json(folder / "history.json", histories)
-        if "importance" in extra:
-            write_json(folder / "importance.json", extra["importance"])
         (folder / "feature_spec.yaml").write_text(yaml.safe_dump(spec_config or {}, sort_keys=False))
+        config = dict(model_config or {})
         info = {
             "format": FORMAT_VERSION,
             "kind": "keras" if model == "dnn" else "baseline",
@@ -130,3 +166,30 @@ def train_kfold(
         }
         write_json(folder / BUNDLE_FILE, info)
     return info
+
+
+def train_kfold(
+    table: FeatureTable,
+    out: str | os.PathLike[str],
+    *,
+    model: str = "dnn",
+    k: int = 3,
+    seed: int = 0,
+    fold_key: str = "event",
+    model_config: dict[str, Any] | None = None,
+    calibration: str = "isotonic",
+    spec_config: dict[str, Any] | None = None,
+    inputs: list[str] | None = None,
+    importance: bool = False,
+) -> dict[str, Any]:
+    """All folds in this process, then the bundle: :func:`train_fold` k times and :func:`assemble_bundle`.
+
+    The workflow runs the same two steps as separate jobs, one per fold, so a farm trains them in parallel.
+    """
+    _check_table(table, model, fold_key)
+    out = Path(out)
+    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None, prefix=".folds-") as tmp:
+        dirs = [train_fold(table, Path(tmp) / f"fold{j}", fold=j, model=model, k=k, seed=seed, fold_key=fold_key,
+                           model_config=model_config, importance=importance) for j in range(k)]
+        return assemble_bundle(table, dirs, out, model=model, seed=seed, fold_key=fold_key, model_config=model_config,
+                               calibration=calibration, spec_config=spec_config, inputs=inputs)

@@ -39,7 +39,8 @@ def test_lint_and_dry_run_of_the_default_config(tmp_path: Path) -> None:
     assert "Lints for" not in lint.stdout + lint.stderr
     dry = _snakemake(work, "-n", "--cores", "2")
     assert dry.returncode == 0, dry.stderr
-    for rule in ("higgs_generate", "higgs_features", "higgs_train", "higgs_score", "higgs_evaluate", "higgs_plot"):
+    for rule in ("higgs_generate", "higgs_features", "higgs_train_fold", "higgs_calibrate", "higgs_score",
+                 "higgs_evaluate", "higgs_plot"):
         assert rule in dry.stdout
     bad = work / "bad.yaml"
     bad.write_text(yaml.safe_dump({"higgs": {"kfold": 1}}))

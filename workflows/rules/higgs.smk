@@ -47,33 +47,63 @@ rule higgs_features:
         " --out {output.features} > {log} 2>&1"
 
 
-rule higgs_train:
+rule higgs_train_fold:
     input:
         features=expand("results/higgs/features/{sample}.root", sample=HIGGS_SAMPLES),
         spec=HIGGS["spec"],
     output:
-        bundle=directory("results/higgs/models/{model}_{featureset}"),
+        fold=directory("results/higgs/folds/{model}_{featureset}/fold{fold}"),
     params:
         k=HIGGS["kfold"],
         seed=config["seed"],
-        calibration=HIGGS["calibration"],
         config=lambda wc: as_json_arg(HIGGS.get(wc.model)),
         importance=lambda wc: "--importance" if f"{wc.model}_{wc.featureset}" == HIGGS["reference"] else "",
     wildcard_constraints:
         model="dnn|bdt|xgb",
+        fold=r"\d+",
     threads: 2
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/higgs/train_{model}_{featureset}.log",
+        "logs/higgs/train_{model}_{featureset}_fold{fold}.log",
     resources:
         mem_mb=6000,
         runtime=60,
         gpu=lambda wc: 1 if wc.model == "dnn" else 0,
+        request_gpus=lambda wc: 1 if wc.model == "dnn" else 0,
     shell:
-        "hepml train {input.features} --spec {input.spec} --group {wildcards.featureset} --model {wildcards.model}"
-        " --k {params.k} --seed {params.seed} --calibration {params.calibration} --model-config {params.config}"
-        " {params.importance} --out {output.bundle} > {log} 2>&1"
+        "hepml train-fold {input.features} --spec {input.spec} --group {wildcards.featureset}"
+        " --model {wildcards.model} --k {params.k} --fold {wildcards.fold} --seed {params.seed}"
+        " --model-config {params.config} {params.importance} --out {output.fold} > {log} 2>&1"
+
+
+rule higgs_calibrate:
+    input:
+        features=expand("results/higgs/features/{sample}.root", sample=HIGGS_SAMPLES),
+        spec=HIGGS["spec"],
+        folds=lambda wc: expand(
+            "results/higgs/folds/{model}_{featureset}/fold{fold}",
+            model=wc.model, featureset=wc.featureset, fold=range(HIGGS["kfold"]),
+        ),
+    output:
+        bundle=directory("results/higgs/models/{model}_{featureset}"),
+    params:
+        seed=config["seed"],
+        calibration=HIGGS["calibration"],
+        config=lambda wc: as_json_arg(HIGGS.get(wc.model)),
+    wildcard_constraints:
+        model="dnn|bdt|xgb",
+    conda:
+        "../envs/hepml.yaml"
+    log:
+        "logs/higgs/calibrate_{model}_{featureset}.log",
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    shell:
+        "hepml calibrate {input.features} --spec {input.spec} --group {wildcards.featureset}"
+        " --model {wildcards.model} --folds {input.folds} --seed {params.seed}"
+        " --calibration {params.calibration} --model-config {params.config} --out {output.bundle} > {log} 2>&1"
 
 
 rule higgs_score:
