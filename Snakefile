@@ -9,9 +9,11 @@ configfile: "workflows/config/default.yaml"
 
 include: "workflows/rules/common.smk"
 include: "workflows/rules/higgs.smk"
+include: "workflows/rules/cosmic.smk"
 
 
 rule all:
     input:
         higgs_targets(),
+        cosmic_targets(),
     default_target: True

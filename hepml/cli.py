@@ -34,6 +34,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    if args.process == "lartpc":
+        from hepml.simulate.lartpc import Geometry, LArTPCConfig, write_events
+
+        geometry = Geometry(**{k: tuple(v) if k == "angles" else v for k, v in (args.geometry or {}).items()})
+        write_events(args.out, args.events, seed=args.seed, geometry=geometry,
+                     config=LArTPCConfig.from_dict(args.detector), first_event=args.first_event)
+        print(f"wrote {args.events} LArTPC readout windows to {args.out}")
+        return 0
     from hepml.simulate.higgs import DetectorModel, write_ntuple
 
     detector = DetectorModel.from_dict(args.detector)
@@ -122,6 +130,41 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shape(text: str) -> tuple[int, int, int]:
+    try:
+        planes, wires, ticks = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected PLANES,WIRES,TICKS such as 3,128,128, got {text!r}") from None
+    return planes, wires, ticks
+
+
+def cmd_train_segmentation(args: argparse.Namespace) -> int:
+    from hepml.segmentation import train_segmentation
+
+    train_segmentation(args.inputs, args.out, shape=args.shape, model_config=args.model_config, seed=args.seed)
+    print(f"trained UResNet on {len(args.inputs)} file(s) -> {args.out}")
+    return 0
+
+
+def cmd_score_pixels(args: argparse.Namespace) -> int:
+    from hepml.segmentation import score_pixels
+
+    for source, output in zip(args.inputs, args.out, strict=True):
+        score_pixels(args.bundle, source, output, threshold=args.threshold, write_removed=args.write_removed)
+    print(f"scored {len(args.inputs)} file(s) with {args.bundle}")
+    return 0
+
+
+def cmd_evaluate_segmentation(args: argparse.Namespace) -> int:
+    from hepml.segmentation import evaluate_segmentation
+
+    m = evaluate_segmentation(args.truth, args.scores, args.out, shape=args.shape, threshold=args.threshold,
+                              displays=args.displays, bundle=args.bundle)
+    print(f"IoU cosmic {m['iou']['cosmic']:.3f}, neutrino {m['iou']['neutrino']:.3f}; "
+          f"cosmic rejection {m['cosmic_rejection']:.3f}, neutrino efficiency {m['neutrino_efficiency']:.3f}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from hepml.evaluation import evaluate
 
@@ -154,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help="ROOT files (path, glob or URL)")
     p.add_argument("--trees-only", action="store_true", help="do not list branches")
 
-    p = verb("simulate", cmd_simulate, "generate HIGGS-benchmark-style signal or background ntuples")
-    p.add_argument("process", choices=["signal", "background"])
+    p = verb("simulate", cmd_simulate, "generate HIGGS-style signal/background ntuples or LArTPC readout windows")
+    p.add_argument("process", choices=["signal", "background", "lartpc"])
+    p.add_argument("--geometry", type=_json_arg, default={}, help='LArTPC geometry as JSON, e.g. \'{"wires": 256, "ticks": 256}\'')
     p.add_argument("--events", type=int, required=True, help="number of selected events to write")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--first-event", type=int, default=0, help="event number of the first event")
@@ -212,6 +256,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("export-onnx", cmd_export_onnx, "export a bundle's fold networks to ONNX (checked against Keras)")
     p.add_argument("bundle")
     p.add_argument("--opset", type=int, default=17)
+
+    p = verb("train-segmentation", cmd_train_segmentation, "train the UResNet cosmic tagger on sparse LArTPC files")
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("--shape", type=_shape, default=(3, 128, 128), help="PLANES,WIRES,TICKS of the images")
+    p.add_argument("--model-config", type=_json_arg, default={}, help="UResNet settings as JSON")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="bundle folder to write")
+
+    p = verb("score-pixels", cmd_score_pixels, "write per-pixel cosmic/neutrino probabilities as friend trees")
+    p.add_argument("bundle")
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("--out", nargs="+", required=True, help="one output per input")
+    p.add_argument("--threshold", type=float, default=0.5, help="cosmic probability above which a pixel is removed")
+    p.add_argument("--write-removed", action="store_true", help="also write the cosmic-removed pixel list (Clean_*)")
+
+    p = verb("evaluate-segmentation", cmd_evaluate_segmentation, "IoU, accuracies, rejection, efficiency, displays")
+    p.add_argument("--truth", nargs="+", required=True, help="the sparse event files (with true labels)")
+    p.add_argument("--scores", nargs="+", required=True, help="their score friend files, same order")
+    p.add_argument("--shape", type=_shape, default=(3, 128, 128))
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--bundle", default=None, help="bundle for event displays")
+    p.add_argument("--displays", default=None, help="folder for event displays")
+    p.add_argument("--out", required=True, help="metrics JSON")
 
     p = verb("evaluate", cmd_evaluate, "metrics (AUC table, ECE, Brier, rejection, KS) from trained bundles")
     p.add_argument("bundles", nargs="+")

@@ -200,3 +200,35 @@ def make_plots(bundles: list[str], features: list[str], out: str | os.PathLike[s
                 if data and any(data.values()):
                     paths += plot(data, out, s.name)
     return paths
+
+
+def plot_event_displays(bundle: str | os.PathLike[str], events_file: str, out: Path, n: int = 3) -> list[Path]:
+    """Event displays: for each of the first ``n`` events, the three planes' input charge, true
+    labels and predicted labels (background / cosmic / neutrino)."""
+    import uproot
+    from matplotlib.colors import ListedColormap
+
+    from hepml.io.images import PIXEL_BRANCHES, densify
+    from hepml.segmentation import _predict, load_segmenter
+
+    model, info = load_segmenter(bundle)
+    shape = tuple(info["shape"])
+    arrays = uproot.open(events_file)["Events"].arrays([*PIXEL_BRANCHES, "event"], entry_stop=n)
+    charge, labels = densify(arrays, shape)
+    predicted = np.argmax(_predict(model, charge), axis=-1)
+    predicted = np.where(charge > 0, predicted, 0)
+    cmap = ListedColormap(["white", "tab:blue", "tab:red"])
+    paths = []
+    for i in range(len(charge)):
+        fig, axes = plt.subplots(3, shape[0], figsize=(5 * shape[0], 14))
+        for p in range(shape[0]):
+            axes[0, p].imshow(charge[i, p].T, origin="lower", cmap="viridis", vmin=0, vmax=3, aspect="auto")
+            axes[1, p].imshow(labels[i, p].T, origin="lower", cmap=cmap, vmin=0, vmax=2, aspect="auto", interpolation="nearest")
+            axes[2, p].imshow(predicted[i, p].T, origin="lower", cmap=cmap, vmin=0, vmax=2, aspect="auto", interpolation="nearest")
+            axes[0, p].set_title(f"plane {p}", fontsize=14)
+            axes[2, p].set_xlabel("wire", fontsize=12)
+        for row, name in enumerate(("charge", "truth", "prediction")):
+            axes[row, 0].set_ylabel(f"{name}\ntick", fontsize=12)
+        fig.suptitle(f"event {int(arrays.event[i])}: blue cosmic, red neutrino", fontsize=16)
+        paths += _save(fig, out, f"event_display_{i}")
+    return paths

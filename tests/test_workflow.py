@@ -40,7 +40,7 @@ def test_lint_and_dry_run_of_the_default_config(tmp_path: Path) -> None:
     dry = _snakemake(work, "-n", "--cores", "2")
     assert dry.returncode == 0, dry.stderr
     for rule in ("higgs_generate", "higgs_features", "higgs_train_fold", "higgs_calibrate", "higgs_score",
-                 "higgs_evaluate", "higgs_plot"):
+                 "higgs_evaluate", "higgs_plot", "cosmic_generate", "cosmic_train", "cosmic_score", "cosmic_evaluate"):
         assert rule in dry.stdout
     bad = work / "bad.yaml"
     bad.write_text(yaml.safe_dump({"higgs": {"kfold": 1}}))
@@ -58,6 +58,8 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
     config["higgs"]["kfold"] = 2
     config["higgs"]["dnn"] = SMALL
     config["higgs"]["bdt"] = {"max_iter": 30}
+    config["cosmic"].update(events={"train": 40, "test": 10}, geometry={"wires": 32, "ticks": 32},
+                            detector={"cosmic_mean": 2}, uresnet={"depth": 2, "filters": 4, "epochs": 2})
     (work / "small.yaml").write_text(yaml.safe_dump(config))
     run = _snakemake(work, "--cores", "2", "--configfile", "small.yaml")
     assert run.returncode == 0, run.stderr[-3000:]
@@ -78,6 +80,16 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
     for name in ("roc", "scores_dnn_all", "reliability_dnn_all", "features", "correlations", "importance_dnn_all"):
         assert (work / f"results/higgs/plots/{name}.pdf").stat().st_size > 1000
         assert (work / f"results/higgs/plots/{name}.png").stat().st_size > 1000
+    cosmic = json.loads((work / "results/cosmic/metrics.json").read_text())
+    for key in ("cosmic", "neutrino"):
+        assert 0 <= cosmic["iou"][key] <= 1
+    for key in ("overall", "non_background"):
+        assert 0 <= cosmic["accuracy"][key] <= 1
+    for key in ("cosmic_rejection", "neutrino_efficiency", "event_neutrino_retention"):
+        assert 0 <= cosmic[key] <= 1
+    assert (work / "results/cosmic/displays/event_display_0.png").stat().st_size > 1000
+    pixels = uproot.open(work / "results/cosmic/scores/test.root")["scores"]
+    assert pixels.num_entries == 10 and {"Pixel_cosmic", "Pixel_neutrino", "Clean_charge"} <= set(pixels.keys())
     assert not list((work / "results").rglob(".*.tmp-*"))
     again = _snakemake(work, "-n", "--cores", "2", "--configfile", "small.yaml")
     assert "Nothing to be done" in again.stdout + again.stderr

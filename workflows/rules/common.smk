@@ -55,6 +55,24 @@ HIGGS_FILES = {(sample, stem(f)): f for sample, s in HIGGS_SAMPLES.items() for f
 
 def higgs_targets():
     """Metrics, plots and one friend-tree file of scores per input ntuple."""
+    if "higgs" not in config.get("tasks", ["higgs"]):
+        return []
     return ["results/higgs/metrics.json", "results/higgs/plots"] + [
         f"results/higgs/scores/{sample}/{name}.root" for sample, name in HIGGS_FILES
     ]
+
+
+# --- Cosmic removal (LArTPC) ------------------------------------------------------------------
+COSMIC = config.get("cosmic")
+
+
+def cosmic_shape():
+    geometry = COSMIC["geometry"]
+    return f"{len(geometry.get('angles', [60, -60, 0]))},{geometry['wires']},{geometry['ticks']}"
+
+
+def cosmic_targets():
+    """Metrics, event displays and per-pixel scores of the test sample (nothing if not configured)."""
+    if not COSMIC or "cosmic" not in config.get("tasks", []):
+        return []
+    return ["results/cosmic/metrics.json", "results/cosmic/displays", "results/cosmic/scores/test.root"]

@@ -1,0 +1,166 @@
+"""UResNet for per-pixel segmentation of LArTPC wire planes (background / cosmic / neutrino).
+
+SBND style (Acciarri et al. 2021): the three planes go through one encoder with shared weights,
+their deepest features are merged (each plane sees all planes at the bottleneck), and one shared
+decoder with U-Net skip connections returns per-pixel class probabilities for each plane.  Shared
+weights come from folding the plane axis into the batch (:class:`FoldPlanes`).
+
+Class imbalance: weighted cross-entropy, each pixel weighted by the inverse frequency of its true
+class among pixels with charge, and empty pixels by a small constant.  Chosen over focal loss
+because it keeps the softmax outputs interpretable as probabilities (they are written back and
+thresholded) and has no extra hyperparameter to tune; the weights are stored in the bundle.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+from keras import ops  # noqa: E402
+
+__all__ = ["UResNetConfig", "build_uresnet", "FoldPlanes", "UnfoldPlanes", "MergePlanes", "pixel_weights", "class_weights",
+           "use_mixed_precision_if_gpu"]
+
+
+@keras.saving.register_keras_serializable(package="hepml")
+class FoldPlanes(keras.layers.Layer):
+    """(batch, planes, wires, ticks) -> (batch * planes, wires, ticks, 1): planes share every weight."""
+
+    def call(self, x: Any) -> Any:
+        shape = ops.shape(x)
+        return ops.reshape(x, (-1, shape[2], shape[3], 1))
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return (None, input_shape[2], input_shape[3], 1)
+
+
+@keras.saving.register_keras_serializable(package="hepml")
+class UnfoldPlanes(keras.layers.Layer):
+    """(batch * planes, wires, ticks, classes) -> (batch, planes, wires, ticks, classes)."""
+
+    def __init__(self, planes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.planes = int(planes)
+
+    def call(self, x: Any) -> Any:
+        shape = ops.shape(x)
+        return ops.reshape(x, (-1, self.planes, shape[1], shape[2], shape[3]))
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return (None, self.planes, *input_shape[1:])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "planes": self.planes}
+
+
+@keras.saving.register_keras_serializable(package="hepml")
+class MergePlanes(keras.layers.Layer):
+    """At the bottleneck, append to each plane's features the features of all planes."""
+
+    def __init__(self, planes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.planes = int(planes)
+
+    def call(self, x: Any) -> Any:
+        shape = ops.shape(x)
+        h, w, c = shape[1], shape[2], shape[3]
+        grouped = ops.reshape(x, (-1, self.planes, h, w, c))
+        together = ops.reshape(ops.transpose(grouped, (0, 2, 3, 1, 4)), (-1, h, w, self.planes * c))
+        return ops.concatenate([x, ops.repeat(together, self.planes, axis=0)], axis=-1)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return (*input_shape[:3], input_shape[3] * (1 + self.planes))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "planes": self.planes}
+
+
+@dataclass
+class UResNetConfig:
+    depth: int = 3
+    filters: int = 8
+    blocks: int = 1                  # residual blocks per level
+    learning_rate: float = 3e-3
+    batch_size: int = 8
+    epochs: int = 8
+    empty_weight: float = 0.01       # loss weight of pixels without charge
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> UResNetConfig:
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(values or {}) - known)
+        if bad:
+            raise ValueError(f"uresnet: unknown setting {bad[0]!r}; known: {', '.join(sorted(known))}")
+        return cls(**(values or {}))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _residual(x: Any, filters: int, name: str) -> Any:
+    shortcut = x if x.shape[-1] == filters else keras.layers.Conv2D(filters, 1, name=f"{name}_proj")(x)
+    y = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(x)
+    y = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn1")(y)
+    y = keras.layers.Activation("relu", name=f"{name}_relu1")(y)
+    y = keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv2")(y)
+    y = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn2")(y)
+    y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
+    return keras.layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def build_uresnet(planes: int, wires: int, ticks: int, config: UResNetConfig, classes: int = 3) -> keras.Model:
+    """Input (batch, planes, wires, ticks) charge; output (batch, planes, wires, ticks, classes)."""
+    if wires % 2**config.depth or ticks % 2**config.depth:
+        raise ValueError(f"uresnet: image {wires}x{ticks} must be divisible by 2^depth = {2**config.depth}")
+    inputs = keras.Input((planes, wires, ticks), name="charge")
+    x = FoldPlanes(name="fold_planes")(inputs)
+    x = keras.layers.Rescaling(0.5, name="scale")(x)
+    skips = []
+    for level in range(config.depth):
+        for b in range(config.blocks):
+            x = _residual(x, config.filters * 2**level, f"enc{level}_{b}")
+        skips.append(x)
+        x = keras.layers.Conv2D(config.filters * 2 ** (level + 1), 2, strides=2, name=f"down{level}")(x)
+    x = MergePlanes(planes, name="merge_planes")(x)
+    x = _residual(x, config.filters * 2**config.depth, "bottleneck")
+    for level in reversed(range(config.depth)):
+        x = keras.layers.Conv2DTranspose(config.filters * 2**level, 2, strides=2, name=f"up{level}")(x)
+        x = keras.layers.Concatenate(name=f"skip{level}")([x, skips[level]])
+        for b in range(config.blocks):
+            x = _residual(x, config.filters * 2**level, f"dec{level}_{b}")
+    x = keras.layers.Conv2D(classes, 1, name="logits")(x)
+    x = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(x)
+    outputs = UnfoldPlanes(planes, name="unfold_planes")(x)
+    model = keras.Model(inputs, outputs, name="uresnet")
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(), weighted_metrics=[])
+    return model
+
+
+def class_weights(labels: np.ndarray, charge: np.ndarray, classes: int = 3) -> np.ndarray:
+    """Inverse class frequencies among pixels with charge, normalised to mean 1 over those pixels."""
+    counts = np.bincount(labels[charge > 0].ravel(), minlength=classes).astype(np.float64)
+    weights = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / classes, 1.0)
+    return np.clip(weights, 0.1, 10.0)  # rare noise pixels must not dominate the loss
+
+
+def pixel_weights(labels: np.ndarray, charge: np.ndarray, weights: np.ndarray, empty_weight: float) -> np.ndarray:
+    """Per-pixel loss weights: by true class where there is charge, ``empty_weight`` elsewhere."""
+    return np.where(charge > 0, weights[labels], empty_weight).astype(np.float32)
+
+
+def use_mixed_precision_if_gpu() -> bool:
+    """float16 compute with float32 weights on a GPU (tensor cores); plain float32 on CPUs."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        return True
+    return False

@@ -1,0 +1,172 @@
+"""LArTPC cosmic removal: projection geometry, label bookkeeping, sparse <-> dense, the UResNet,
+and per-pixel write-back alignment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from hepml.errors import HepmlError
+from hepml.io.images import PIXEL_BRANCHES, densify, gather, iter_images
+from hepml.simulate import lartpc as L
+from conftest import leftovers
+
+SMALL = L.Geometry(wires=32, ticks=32)
+SHAPE = (3, 32, 32)
+
+
+def test_projection_of_a_known_point() -> None:
+    g = L.Geometry()  # 256 cm cube, 128 wires x 128 ticks
+    x, y, z = np.array([100.0]), np.array([10.0]), np.array([50.0])
+    wire, tick = L.project(x, y, z, g, 2)  # collection plane: vertical wires, wire number measures z
+    assert (wire[0], tick[0]) == (25, 50)  # 50 cm / 2 cm pitch; 100 cm / 2 cm per tick
+    lo, hi = g.u_range(0)  # +60 degrees: u = z cos60 + y sin60
+    u = 50 * 0.5 + 10 * np.sqrt(3) / 2
+    assert wire_of(u, lo, hi, g.wires) == L.project(x, y, z, g, 0)[0][0]
+    lo, hi = g.u_range(1)
+    u = 50 * 0.5 - 10 * np.sqrt(3) / 2
+    assert wire_of(u, lo, hi, g.wires) == L.project(x, y, z, g, 1)[0][0]
+    # a point keeps its tick on every plane: one 3D event projects consistently
+    assert len({int(L.project(x, y, z, g, p)[1][0]) for p in range(3)}) == 1
+
+
+def wire_of(u: float, lo: float, hi: float, wires: int) -> int:
+    return int(np.floor((u - lo) / ((hi - lo) / wires)))
+
+
+def test_a_track_along_z_lights_consecutive_collection_wires() -> None:
+    g = L.Geometry()
+    z = np.linspace(10.0, 100.0, 500)
+    wire, tick = L.project(np.full_like(z, 64.0), np.zeros_like(z), z, g, 2)
+    assert set(tick) == {32}
+    assert sorted(set(wire)) == list(range(5, 51))  # z = 100 cm is the first cm of wire 50
+
+
+def test_labels_and_charge_bookkeeping() -> None:
+    rng = np.random.default_rng(3)
+    charge, labels = L.simulate_images(20, SMALL, L.LArTPCConfig(cosmic_mean=3), rng)
+    assert charge.shape == labels.shape == (20, *SHAPE)
+    assert np.all(labels[charge == 0] == L.BACKGROUND)  # empty pixels are background
+    lit = charge > 0
+    assert set(np.unique(labels[lit])) <= {0, 1, 2}
+    assert (labels[lit] == L.COSMIC).any() and (labels[lit] == L.NEUTRINO).any()
+    assert np.mean(labels[lit] == L.BACKGROUND) < 0.05  # only noise pixels above threshold
+    sparse = L.to_sparse(charge, labels)
+    arrays = {f"Pixel_{k}": sparse[k] for k in ("plane", "wire", "tick", "charge", "label")}
+    back_q, back_l = densify(arrays, SHAPE)
+    np.testing.assert_array_equal(back_q, charge)  # charge conserved, pixel by pixel
+    np.testing.assert_array_equal(back_l, labels)
+    assert ak.sum(sparse.charge) == pytest.approx(charge.sum(), rel=1e-5)
+
+
+def test_overlap_rule_neutrino_wins_ties() -> None:
+    g = L.Geometry(wires=8, ticks=8, angles=(0.0,))
+    rng = np.random.default_rng(0)
+    cfg = L.LArTPCConfig(noise=0.0, threshold=0.0)
+    deposits = {"x": np.array([40.0, 40.0]), "y": np.zeros(2), "z": np.array([40.0, 40.0]),
+                "charge": np.array([1.0, 1.0]), "label": np.array([L.COSMIC, L.NEUTRINO]), "event": np.zeros(2, int)}
+    original = L.generate_deposits
+    try:
+        L.generate_deposits = lambda n, geometry, config, rng: deposits  # type: ignore[assignment]
+        charge, labels = L.simulate_images(1, g, cfg, rng)
+    finally:
+        L.generate_deposits = original  # type: ignore[assignment]
+    wire, tick = L.project(np.array([40.0]), np.zeros(1), np.array([40.0]), g, 0)
+    assert charge[0, 0, wire[0], tick[0]] == pytest.approx(2.0)
+    assert labels[0, 0, wire[0], tick[0]] == L.NEUTRINO
+
+
+def test_file_round_trip_and_densify_pipeline(tmp_path: Path) -> None:
+    path = tmp_path / "events.root"
+    L.write_events(path, 30, seed=5, geometry=SMALL, chunk_size=12)
+    expected_q, expected_l = L.simulate_images(12, SMALL, L.LArTPCConfig(), np.random.default_rng([5, 2024]))
+    charge, labels, arrays = next(iter_images(str(path), SHAPE, step_size=12))
+    np.testing.assert_array_equal(charge, expected_q)
+    np.testing.assert_array_equal(labels, expected_l)
+    tree = uproot.open(path)["Events"]
+    assert tree.num_entries == 30 and set(PIXEL_BRANCHES) <= set(tree.keys())
+
+
+def test_uresnet_shapes_serialisation_and_overfit(tmp_path: Path) -> None:
+    import keras
+
+    from hepml.models.uresnet import UResNetConfig, build_uresnet, class_weights, pixel_weights
+
+    config = UResNetConfig(depth=2, filters=8, learning_rate=5e-3)
+    model = build_uresnet(*SHAPE, config)
+    charge, labels = L.simulate_images(4, SMALL, L.LArTPCConfig(cosmic_mean=2), np.random.default_rng(1))
+    assert model.predict(charge, verbose=0).shape == (4, *SHAPE, 3)
+    weights = pixel_weights(labels, charge, class_weights(labels, charge), 0.01)
+    keras.utils.set_random_seed(0)
+    history = model.fit(charge, labels.astype(np.int32), sample_weight=weights, batch_size=4, epochs=60, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0] / 3  # it can learn a handful of events
+    predicted = model.predict(charge, verbose=0).argmax(-1)
+    lit = charge > 0
+    assert np.mean(predicted[lit] == labels[lit]) > 0.8
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(again.predict(charge, verbose=0), model.predict(charge, verbose=0), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from hepml.segmentation import train_segmentation
+
+    folder = tmp_path_factory.mktemp("cosmic")
+    events = folder / "events.root"
+    L.write_events(events, 40, seed=9, geometry=SMALL, config=L.LArTPCConfig(cosmic_mean=2))
+    train_segmentation([str(events)], folder / "bundle", shape=SHAPE,
+                       model_config={"depth": 2, "filters": 4, "epochs": 1})
+    return folder / "bundle", events
+
+
+def test_pixel_scores_are_aligned_with_each_events_pixels(segmenter: tuple[Path, Path], tmp_path: Path) -> None:
+    from hepml.segmentation import _predict, load_segmenter, score_pixels
+
+    bundle, events = segmenter
+    out = score_pixels(bundle, str(events), tmp_path / "scores.root", write_removed=True, threshold=0.5)
+    scores = uproot.open(out)["scores"].arrays()
+    source = uproot.open(events)["Events"].arrays()
+    assert len(scores) == len(source) == 40
+    assert ak.all(scores.nPixel == source.nPixel) and np.array_equal(scores.event, source.event)
+    model, _ = load_segmenter(bundle)
+    charge, _ = densify(source, SHAPE)
+    probs = _predict(model, charge)
+    for i in (0, 7, 39):  # pixel by pixel, by hand
+        for j in range(0, len(source.Pixel_plane[i]), 17):
+            p, w, t = int(source.Pixel_plane[i][j]), int(source.Pixel_wire[i][j]), int(source.Pixel_tick[i][j])
+            assert scores.Pixel_cosmic[i][j] == pytest.approx(probs[i, p, w, t, L.COSMIC], abs=1e-6)
+            assert scores.Pixel_neutrino[i][j] == pytest.approx(probs[i, p, w, t, L.NEUTRINO], abs=1e-6)
+    kept = ak.num(scores.Clean_charge)
+    assert ak.all(kept == ak.sum(scores.Pixel_cosmic < 0.5, axis=1))
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(gather(probs, source)[..., L.COSMIC])),
+                               ak.to_numpy(ak.flatten(scores.Pixel_cosmic)), atol=1e-6)
+
+
+def test_evaluation_numbers_and_errors(segmenter: tuple[Path, Path], tmp_path: Path) -> None:
+    from hepml.segmentation import evaluate_segmentation, score_pixels
+
+    bundle, events = segmenter
+    scores = score_pixels(bundle, str(events), tmp_path / "scores.root")
+    metrics = evaluate_segmentation([str(events)], [str(scores)], tmp_path / "m.json", shape=SHAPE,
+                                    displays=str(tmp_path / "displays"), bundle=str(bundle), n_display=1)
+    for key in ("cosmic", "neutrino"):
+        assert 0 <= metrics["iou"][key] <= 1
+    assert metrics["accuracy"]["overall"] > metrics["accuracy"]["stored_pixels"] - 1e-9  # empty pixels count
+    assert (tmp_path / "displays" / "event_display_0.png").exists()
+    other = tmp_path / "other.root"
+    L.write_events(other, 40, seed=10, geometry=SMALL, first_event=500)
+    with pytest.raises(HepmlError, match="do not line up"):
+        evaluate_segmentation([str(other)], [str(scores)], tmp_path / "bad.json", shape=SHAPE)
+    assert not (tmp_path / "bad.json").exists()
+    big = tmp_path / "big.root"
+    L.write_events(big, 3, seed=1, geometry=L.Geometry(wires=64, ticks=64))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(HepmlError, match="Pixel_wire reaches .* but the bundle's images have 32"):
+        score_pixels(bundle, str(big), out / "s.root")
+    assert leftovers(out) == []

@@ -1,0 +1,92 @@
+# Cosmic removal in LArTPC images: generate -> train UResNet -> score pixels -> evaluate.
+
+
+rule cosmic_generate:
+    output:
+        events="results/cosmic/events/{sample}.root",
+    params:
+        events=lambda wc: COSMIC["events"][wc.sample],
+        seed=lambda wc: config["seed"] + (0 if wc.sample == "train" else 1),
+        first=lambda wc: 0 if wc.sample == "train" else 10_000_000,
+        geometry=lambda wc: as_json_arg(COSMIC["geometry"]),
+        detector=lambda wc: as_json_arg(COSMIC.get("detector")),
+    wildcard_constraints:
+        sample="train|test",
+    conda:
+        "../envs/hepml.yaml"
+    log:
+        "logs/cosmic/generate_{sample}.log",
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    shell:
+        "hepml simulate lartpc --events {params.events} --seed {params.seed} --first-event {params.first}"
+        " --geometry {params.geometry} --detector {params.detector} --out {output.events} > {log} 2>&1"
+
+
+rule cosmic_train:
+    input:
+        events="results/cosmic/events/train.root",
+    output:
+        bundle=directory("results/cosmic/model"),
+    params:
+        shape=cosmic_shape(),
+        config=as_json_arg(COSMIC["uresnet"]) if COSMIC else "{}",
+        seed=config["seed"],
+    threads: 2
+    conda:
+        "../envs/hepml.yaml"
+    log:
+        "logs/cosmic/train.log",
+    resources:
+        mem_mb=6000,
+        runtime=120,
+        gpu=1,
+        request_gpus=1,
+    shell:
+        "hepml train-segmentation {input.events} --shape {params.shape} --model-config {params.config}"
+        " --seed {params.seed} --out {output.bundle} > {log} 2>&1"
+
+
+rule cosmic_score:
+    input:
+        bundle="results/cosmic/model",
+        events="results/cosmic/events/{sample}.root",
+    output:
+        scores="results/cosmic/scores/{sample}.root",
+    params:
+        threshold=COSMIC["threshold"] if COSMIC else 0.5,
+    conda:
+        "../envs/hepml.yaml"
+    log:
+        "logs/cosmic/score_{sample}.log",
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "hepml score-pixels {input.bundle} {input.events} --out {output.scores} --threshold {params.threshold}"
+        " --write-removed > {log} 2>&1"
+
+
+rule cosmic_evaluate:
+    input:
+        bundle="results/cosmic/model",
+        events="results/cosmic/events/test.root",
+        scores="results/cosmic/scores/test.root",
+    output:
+        metrics="results/cosmic/metrics.json",
+        displays=directory("results/cosmic/displays"),
+    params:
+        shape=cosmic_shape(),
+        threshold=COSMIC["threshold"] if COSMIC else 0.5,
+    conda:
+        "../envs/hepml.yaml"
+    log:
+        "logs/cosmic/evaluate.log",
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    shell:
+        "hepml evaluate-segmentation --truth {input.events} --scores {input.scores} --shape {params.shape}"
+        " --threshold {params.threshold} --bundle {input.bundle} --displays {output.displays}"
+        " --out {output.metrics} > {log} 2>&1"
