@@ -83,7 +83,7 @@ class Scorer:
             predict = _onnx_predict
         out = np.empty(len(X))
         with self._lock:
-            if events is None:
+            if events is None or len(self.models) == 1:  # no event number, or one network for all
                 out[:] = np.mean([predict(m, X) for m in self.models], axis=0)
             else:
                 fold = fold_of(events, self.info["k"], self.info["seed"])

@@ -1,0 +1,176 @@
+"""Domain-adversarial training (Ganin et al., JMLR 2016) for hepml networks, in Keras 3.
+
+A :class:`GradientReversal` layer (identity forward, -lambda times the gradient backward) joins
+the feature extractor to a domain head.  The loss is the task loss on labelled source events plus
+the domain loss on source and target events; both take per-event weights (Keras sample weights,
+one set per output), so an event of weight zero changes nothing.  lambda and the learning rate
+follow Ganin's schedules by default: lambda_p = 2 / (1 + exp(-gamma p)) - 1 and
+mu_p = mu_0 / (1 + alpha p)^beta with gamma = 10, alpha = 10, beta = 0.75, p in [0, 1] the
+training progress.  The saved task network contains no reversal layer: it reloads and scores with
+plain Keras, no custom code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from hepml.models.dense import DenseConfig, balance_weights  # noqa: E402
+
+__all__ = ["GradientReversal", "DannConfig", "DannSchedule", "lambda_schedule", "learning_rate_schedule",
+           "build_dann_dense", "fit_dann_dense", "dann_arrays", "domain_weights"]
+
+
+@keras.saving.register_keras_serializable(package="hepml")
+class GradientReversal(keras.layers.Layer):
+    """Identity forward; multiplies the incoming gradient by -lambda backward."""
+
+    def __init__(self, lambda_: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lambda_ = self.add_weight(shape=(), initializer=keras.initializers.Constant(float(lambda_)),
+                                       trainable=False, name="lambda")
+
+    def call(self, x: Any) -> Any:
+        strength = tf.cast(self.lambda_, x.dtype)
+
+        @tf.custom_gradient
+        def reverse(value: Any) -> Any:
+            def grad(upstream: Any) -> Any:
+                return -strength * upstream
+
+            return tf.identity(value), grad
+
+        return reverse(x)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "lambda_": float(keras.ops.convert_to_numpy(self.lambda_))}
+
+
+def lambda_schedule(p: float | np.ndarray, gamma: float = 10.0, lambda_max: float = 1.0) -> Any:
+    """Ganin's ramp: 0 at the start of training, close to ``lambda_max`` at the end."""
+    return lambda_max * (2.0 / (1.0 + np.exp(-gamma * np.asarray(p))) - 1.0)
+
+
+def learning_rate_schedule(p: float | np.ndarray, mu0: float, alpha: float = 10.0, beta: float = 0.75) -> Any:
+    return mu0 / (1.0 + alpha * np.asarray(p)) ** beta
+
+
+@dataclass
+class DannConfig:
+    gamma: float = 10.0
+    lambda_max: float = 1.0
+    alpha: float = 10.0
+    beta: float = 0.75
+    domain_units: int = 64
+    domain_weight: float = 1.0
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> DannConfig:
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(values or {}) - known)
+        if bad:
+            raise ValueError(f"dann: unknown setting {bad[0]!r}; known: {', '.join(sorted(known))}")
+        return cls(**(values or {}))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DannSchedule(keras.callbacks.Callback):
+    """Sets lambda and the learning rate before every batch; records them per epoch."""
+
+    def __init__(self, grl: GradientReversal, config: DannConfig, mu0: float, steps_per_epoch: int, epochs: int) -> None:
+        super().__init__()
+        self.grl, self.config, self.mu0 = grl, config, mu0
+        self.total = max(1, steps_per_epoch * epochs)
+        self.steps_per_epoch = steps_per_epoch
+        self.epoch = 0
+        self.log: dict[str, list[float]] = {"lambda": [], "learning_rate": []}
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        p = min(1.0, (self.epoch * self.steps_per_epoch + batch) / self.total)
+        self.grl.lambda_.assign(float(lambda_schedule(p, self.config.gamma, self.config.lambda_max)))
+        self.model.optimizer.learning_rate.assign(float(learning_rate_schedule(p, self.mu0, self.config.alpha, self.config.beta)))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.log["lambda"].append(float(keras.ops.convert_to_numpy(self.grl.lambda_)))
+        self.log["learning_rate"].append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+
+def build_dann_dense(n_inputs: int, config: DenseConfig, dann: DannConfig, x_adapt: np.ndarray) -> tuple[keras.Model, keras.Model]:
+    """(training model with outputs task and domain, task model): the domain head sits on the last
+    hidden layer, behind the gradient reversal."""
+    inputs = keras.Input((n_inputs,), name="features")
+    norm = keras.layers.Normalization(name="standardise")
+    norm.adapt(x_adapt.astype(np.float32))
+    x = norm(inputs)
+    for i in range(config.layers):
+        x = keras.layers.Dense(config.units, activation=config.activation, name=f"dense_{i}")(x)
+        if config.dropout > 0:
+            x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    task = keras.layers.Dense(1, activation="sigmoid", name="task")(x)
+    reversed_ = GradientReversal(0.0, name="gradient_reversal")(x)
+    d = keras.layers.Dense(dann.domain_units, activation="relu", name="domain_hidden_0")(reversed_)
+    d = keras.layers.Dense(dann.domain_units, activation="relu", name="domain_hidden_1")(d)
+    domain = keras.layers.Dense(1, activation="sigmoid", name="domain")(d)
+    model = keras.Model(inputs, {"task": task, "domain": domain}, name="hepml_dann")
+    # losses are weighted means (sum w l / sum w): an event of weight zero changes nothing, and target
+    # events (task weight 0) do not dilute the task loss
+    loss = keras.losses.BinaryCrossentropy(reduction="mean_with_sample_weight")
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss={"task": loss, "domain": loss},
+                  loss_weights={"task": 1.0, "domain": dann.domain_weight})
+    task_model = keras.Model(inputs, task, name="hepml_dense")
+    return model, task_model
+
+
+def domain_weights(w_source: np.ndarray, w_target: np.ndarray) -> np.ndarray:
+    """Each domain's weights sum to half the events: the domain classifier sees balanced domains."""
+    ws, wt = np.asarray(w_source, np.float64), np.asarray(w_target, np.float64)
+    n = len(ws) + len(wt)
+    return np.concatenate([ws * 0.5 * n / ws.sum(), wt * 0.5 * n / wt.sum()]).astype(np.float32)
+
+
+def dann_arrays(xs: np.ndarray, ys: np.ndarray, ws: np.ndarray, xt: np.ndarray, wt: np.ndarray,
+                config: DenseConfig) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Inputs, targets and per-output weights: the task term sees source events only (target task
+    weight 0), the domain term sees both, balanced.  Target labels are never an input here."""
+    if np.sum(wt) == 0:
+        raise ValueError("dann: the target sample has zero total weight")
+    x = np.concatenate([xs, xt]).astype(np.float32)
+    y = {"task": np.concatenate([ys, np.zeros(len(xt))]).astype(np.float32)[:, None],
+         "domain": np.concatenate([np.zeros(len(xs)), np.ones(len(xt))]).astype(np.float32)[:, None]}
+    w = {"task": np.concatenate([balance_weights(ys, ws, balance=config.balance_classes, negative=config.negative_weights),
+                                 np.zeros(len(xt), np.float32)]),
+         "domain": domain_weights(ws, wt)}
+    return x, y, w
+
+
+def fit_dann_dense(xs: np.ndarray, ys: np.ndarray, ws: np.ndarray, xt: np.ndarray, wt: np.ndarray,
+                   config: DenseConfig, dann: DannConfig, *, seed: int = 0,
+                   verbose: int = 0) -> tuple[keras.Model, keras.Model, dict[str, list[float]]]:
+    """Train on labelled source (xs, ys, ws) and unlabelled target (xt, wt; no labels are read)."""
+    keras.utils.set_random_seed(seed)
+    x, y, w = dann_arrays(xs, ys, ws, xt, wt, config)
+    model, task_model = build_dann_dense(xs.shape[1], config, dann, x[w["domain"] != 0])
+    steps = int(np.ceil(len(x) / config.batch_size))
+    schedule = DannSchedule(model.get_layer("gradient_reversal"), dann, config.learning_rate, steps, config.epochs)
+    history = model.fit(x, y, sample_weight=w, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
+                        callbacks=[schedule], verbose=verbose)
+    log = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    log.update(schedule.log)
+    return model, task_model, log

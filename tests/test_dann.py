@@ -1,0 +1,106 @@
+"""Domain-adversarial training: the reversal layer, the schedules, weights in the domain loss,
+save/load without custom code, and a lower domain AUC on a synthetic shift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def test_gradient_reversal_forward_identity_backward_minus_lambda() -> None:
+    import tensorflow as tf
+
+    from hepml.models.dann import GradientReversal
+
+    layer = GradientReversal(0.7)
+    x = tf.constant(np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32))
+    upstream = tf.constant(np.random.default_rng(1).normal(size=(5, 3)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+        loss = tf.reduce_sum(y * upstream)
+    np.testing.assert_array_equal(y.numpy(), x.numpy())
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), -0.7 * upstream.numpy(), rtol=1e-6)
+    layer.lambda_.assign(0.0)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(layer(x) * upstream)
+    np.testing.assert_array_equal(tape.gradient(loss, x).numpy(), np.zeros((5, 3)))
+    assert GradientReversal.from_config(GradientReversal(0.25).get_config()).get_config()["lambda_"] == pytest.approx(0.25)
+
+
+def test_schedules_at_known_points() -> None:
+    from hepml.models.dann import lambda_schedule, learning_rate_schedule
+
+    assert lambda_schedule(0.0) == pytest.approx(0.0)
+    assert lambda_schedule(0.5) == pytest.approx(2 / (1 + np.exp(-5)) - 1)  # 0.98661
+    assert lambda_schedule(1.0) == pytest.approx(2 / (1 + np.exp(-10)) - 1)  # 0.99991
+    assert learning_rate_schedule(0.0, 0.01) == pytest.approx(0.01)
+    assert learning_rate_schedule(1.0, 0.01) == pytest.approx(0.01 / 11**0.75)
+
+
+def _domains(n: int, shift: float, seed: int) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    ys = rng.integers(0, 2, n).astype(np.float32)
+    xs = rng.normal(size=(n, 4)) + ys[:, None] * np.array([1.0, 0.5, 0.0, 0.0])
+    yt = rng.integers(0, 2, n).astype(np.float32)
+    xt = rng.normal(size=(n, 4)) + yt[:, None] * np.array([1.0, 0.5, 0.0, 0.0])
+    xt[:, 2] += shift  # a feature that only tells the domains apart
+    return xs.astype(np.float32), ys, xt.astype(np.float32), yt
+
+
+def test_zero_weighted_events_change_nothing() -> None:
+    """One training step with and without extra zero-weighted events gives identical weights."""
+    import keras
+
+    from hepml.models.dann import DannConfig, build_dann_dense, dann_arrays, fit_dann_dense
+    from hepml.models.dense import DenseConfig
+
+    xs, ys, xt, _ = _domains(256, 2.0, 0)
+    config, dann = DenseConfig(layers=1, units=8, dropout=0.0), DannConfig()
+    ws, wt = np.ones(256), np.ones(256)
+    junk = np.random.default_rng(9).normal(size=(32, 4)).astype(np.float32) * 50
+    after = []
+    for target, weights in ((xt, wt), (np.concatenate([xt, junk]), np.r_[wt, np.zeros(32)])):
+        x, y, w = dann_arrays(xs, ys, ws, target, weights, config)
+        keras.utils.set_random_seed(1)
+        model, _ = build_dann_dense(4, config, dann, x[w["domain"] != 0])
+        model.get_layer("gradient_reversal").lambda_.assign(1.0)
+        model.train_on_batch(x, y, sample_weight=w)
+        after.append([np.asarray(v) for v in model.get_weights()])
+    for a, b in zip(*after):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="zero total weight"):
+        fit_dann_dense(xs, ys, ws, xt, np.zeros(256), config, dann)
+
+
+def test_domain_weights_balance_and_keep_signs() -> None:
+    from hepml.models.dann import domain_weights
+
+    w = domain_weights(np.array([1.0, -1.0, 2.0]), np.array([3.0, 3.0]))
+    assert w[:3].sum() == pytest.approx(2.5) and w[3:].sum() == pytest.approx(2.5)
+    assert w[1] < 0
+
+
+def test_dann_lowers_domain_auc_and_reloads_without_custom_code(tmp_path: Path) -> None:
+    import keras
+
+    from hepml.dann import _hidden, domain_auc
+    from hepml.models.dann import DannConfig, fit_dann_dense
+    from hepml.models.dense import DenseConfig, fit_dense, predict
+
+    xs, ys, xt, _ = _domains(3000, 3.0, 1)
+    config = DenseConfig(layers=2, units=16, epochs=12, batch_size=128, dropout=0.0, patience=20)
+    w = np.ones(3000)
+    plain, _ = fit_dense(xs, ys, w, xs[:300], ys[:300], w[:300], config, seed=0)
+    _, dann, log = fit_dann_dense(xs, ys, w, xt, w, config, DannConfig(), seed=0)
+    before = domain_auc(_hidden(plain, xs), _hidden(plain, xt))
+    after = domain_auc(_hidden(dann, xs), _hidden(dann, xt))
+    assert before > 0.9 and after < before - 0.03  # measured here: 0.97 -> 0.93 (a boosted-tree probe is strict)
+    assert log["lambda"][0] < log["lambda"][-1] and "domain_loss" in log and "task_loss" in log
+    dann.save(tmp_path / "task.keras")
+    again = keras.saving.load_model(tmp_path / "task.keras", safe_mode=True)  # no GradientReversal inside
+    assert not any(type(layer).__name__ == "GradientReversal" for layer in again.layers)
+    np.testing.assert_allclose(predict(again, xt), predict(dann, xt), atol=1e-6)
