@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -58,13 +59,16 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
     config["higgs"]["kfold"] = 2
     config["higgs"]["dnn"] = SMALL
     config["higgs"]["bdt"] = {"max_iter": 30}
+    config["higgs"]["xgb"] = {"n_estimators": 30}
     config["cosmic"].update(events={"train": 40, "test": 10}, geometry={"wires": 32, "ticks": 32},
                             detector={"cosmic_mean": 2}, uresnet={"depth": 2, "filters": 4, "epochs": 2})
     (work / "small.yaml").write_text(yaml.safe_dump(config))
     run = _snakemake(work, "--cores", "2", "--configfile", "small.yaml")
     assert run.returncode == 0, run.stderr[-3000:]
     metrics = json.loads((work / "results/higgs/metrics.json").read_text())
-    for model in ("dnn", "bdt"):
+    models = ("dnn", "bdt", "xgb") if importlib.util.find_spec("xgboost") else ("dnn", "bdt")
+    assert set(metrics["auc"]) == set(models)  # xgboost joins the baselines when installed
+    for model in models:
         for fs in ("low", "high", "all"):
             assert 0.55 < metrics["auc"][model][fs] < 1.0
     assert set(metrics["rejection_at_eff"]) == {"0.5", "0.7", "0.9"}

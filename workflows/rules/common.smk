@@ -1,6 +1,7 @@
 # Helpers shared by the rules: config validation, sample sheets, target lists.
 import csv
 import glob
+import importlib.util
 import json
 import os
 import shlex
@@ -49,7 +50,15 @@ def stem(path):
 # --- Higgs task -------------------------------------------------------------------------------
 HIGGS = config["higgs"]
 HIGGS_SAMPLES = read_sample_sheet(HIGGS["samples"])
-HIGGS_BUNDLES = [f"{m}_{fs}" for m in HIGGS["models"] for fs in HIGGS["featuresets"]]
+# xgboost joins the baselines when it is installed (pip install -e ".[xgboost]"), unless switched off
+HIGGS_MODELS = list(HIGGS["models"]) + (
+    ["xgb"]
+    if HIGGS.get("xgboost_when_installed", True)
+    and "xgb" not in HIGGS["models"]
+    and importlib.util.find_spec("xgboost") is not None
+    else []
+)
+HIGGS_BUNDLES = [f"{m}_{fs}" for m in HIGGS_MODELS for fs in HIGGS["featuresets"]]
 HIGGS_FILES = {(sample, stem(f)): f for sample, s in HIGGS_SAMPLES.items() for f in s["files"]}
 
 
