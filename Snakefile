@@ -10,10 +10,12 @@ configfile: "workflows/config/default.yaml"
 include: "workflows/rules/common.smk"
 include: "workflows/rules/higgs.smk"
 include: "workflows/rules/cosmic.smk"
+include: "workflows/rules/dann.smk"
 
 
 rule all:
     input:
         higgs_targets(),
         cosmic_targets(),
+        dann_targets(),
     default_target: True

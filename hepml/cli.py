@@ -165,6 +165,34 @@ def cmd_evaluate_segmentation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dann_higgs(args: argparse.Namespace) -> int:
+    from hepml.dann import run_dann_higgs
+    from hepml.features import FeatureSpec
+    from hepml.features.files import read_features
+    from hepml.plotting import plot_dann
+
+    spec = FeatureSpec.from_yaml(args.spec)
+    columns = _columns(spec, args.group)
+    source = read_features(args.source, columns, spec.event_id)
+    target = read_features(args.target, columns, spec.event_id)
+    m = run_dann_higgs(source, target, args.out, dense_config=args.dnn_config, dann_config=args.dann_config,
+                       seed=args.seed, calibration=args.calibration, spec_config=spec.config,
+                       inputs=[*args.source, *args.target])
+    plot_dann(args.out, f"{args.out}/plots")
+    print(f"target AUC: source-only {m['target']['source_only']:.4f}, DANN {m['target']['dann']:.4f}, "
+          f"oracle {m['target']['oracle']:.4f}; gap closed {m['gap_closed']:.2f}")
+    return 0
+
+
+def cmd_dann_merge(args: argparse.Namespace) -> int:
+    from hepml.dann import merge_metrics
+
+    parts = dict(part.split("=", 1) for part in args.parts)
+    merge_metrics(parts, args.out)
+    print(f"merged {', '.join(parts)} into {args.out}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from hepml.evaluation import evaluate
 
@@ -279,6 +307,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle", default=None, help="bundle for event displays")
     p.add_argument("--displays", default=None, help="folder for event displays")
     p.add_argument("--out", required=True, help="metrics JSON")
+
+    p = verb("dann-higgs", cmd_dann_higgs, "source-only, DANN and oracle networks side by side on pseudo-data")
+    p.add_argument("--source", nargs="+", required=True, help="labelled simulation feature files")
+    p.add_argument("--target", nargs="+", required=True, help="pseudo-data feature files (labels used for evaluation only)")
+    p.add_argument("--spec", required=True)
+    p.add_argument("--group", default=None)
+    p.add_argument("--dnn-config", type=_json_arg, default={})
+    p.add_argument("--dann-config", type=_json_arg, default={}, help="gamma, lambda_max, alpha, beta, domain_units, domain_weight")
+    p.add_argument("--calibration", choices=["isotonic", "platt", "temperature", "none"], default="isotonic")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="folder: metrics.json, history.json, scores.npz, bundle/, plots/")
+
+    p = verb("dann-merge", cmd_dann_merge, "collect each task's DANN metrics into one JSON")
+    p.add_argument("parts", nargs="+", help="TASK=metrics.json")
+    p.add_argument("--out", required=True)
 
     p = verb("evaluate", cmd_evaluate, "metrics (AUC table, ECE, Brier, rejection, KS) from trained bundles")
     p.add_argument("bundles", nargs="+")

@@ -62,9 +62,15 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
     config["higgs"]["xgb"] = {"n_estimators": 30}
     config["cosmic"].update(events={"train": 40, "test": 10}, geometry={"wires": 32, "ticks": 32},
                             detector={"cosmic_mean": 2}, uresnet={"depth": 2, "filters": 4, "epochs": 2})
+    config["tasks"] = ["higgs", "cosmic", "dann"]
+    config["dann"]["higgs"].update(events_per_class=2000, dnn=SMALL)
     (work / "small.yaml").write_text(yaml.safe_dump(config))
     run = _snakemake(work, "--cores", "2", "--configfile", "small.yaml")
     assert run.returncode == 0, run.stderr[-3000:]
+    dann = json.loads((work / "results/dann/metrics.json").read_text())["higgs"]
+    for key in ("source_only", "dann", "oracle"):
+        assert 0.5 < dann["target"][key] < 1
+    assert {"source", "domain_auc", "gap_closed"} <= set(dann)
     metrics = json.loads((work / "results/higgs/metrics.json").read_text())
     models = ("dnn", "bdt", "xgb") if importlib.util.find_spec("xgboost") else ("dnn", "bdt")
     assert set(metrics["auc"]) == set(models)  # xgboost joins the baselines when installed

@@ -85,3 +85,14 @@ def cosmic_targets():
     if not COSMIC or "cosmic" not in config.get("tasks", []):
         return []
     return ["results/cosmic/metrics.json", "results/cosmic/displays", "results/cosmic/scores/test.root"]
+
+
+# --- Domain adaptation (DANN) -----------------------------------------------------------------
+DANN = config.get("dann", {})
+
+
+def dann_targets():
+    """The side-by-side metrics and plots (nothing unless `dann` is among the tasks)."""
+    if "dann" not in config.get("tasks", []):
+        return []
+    return ["results/dann/metrics.json"]
