@@ -8,7 +8,6 @@ validation set, never trained on.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,7 +22,6 @@ from hepml.io.atomic import atomic_path
 from hepml.io.images import PIXEL_BRANCHES, densify, gather, iter_images
 from hepml.io.read import iterate, open_tree, resolve_sources
 from hepml.io.write import write_friend
-from hepml.metrics import iou
 from hepml.simulate.lartpc import BACKGROUND, COSMIC, NEUTRINO
 
 __all__ = ["train_segmentation", "load_segmenter", "score_pixels", "evaluate_segmentation"]

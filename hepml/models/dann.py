@@ -13,7 +13,7 @@ plain Keras, no custom code.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from hepml.models.dense import DenseConfig, balance_weights  # noqa: E402
+from hepml.settings import Settings  # noqa: E402
 
 __all__ = ["GradientReversal", "DannConfig", "DannSchedule", "lambda_schedule", "learning_rate_schedule",
            "build_dann_dense", "fit_dann_dense", "dann_arrays", "domain_weights"]
@@ -68,7 +69,11 @@ def learning_rate_schedule(p: float | np.ndarray, mu0: float, alpha: float = 10.
 
 
 @dataclass
-class DannConfig:
+class DannConfig(Settings):
+    """Ganin's schedule constants and the domain head."""
+
+    what = "dann"
+
     gamma: float = 10.0
     lambda_max: float = 1.0
     alpha: float = 10.0
@@ -76,16 +81,7 @@ class DannConfig:
     domain_units: int = 64
     domain_weight: float = 1.0
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> DannConfig:
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(values or {}) - known)
-        if bad:
-            raise ValueError(f"dann: unknown setting {bad[0]!r}; known: {', '.join(sorted(known))}")
-        return cls(**(values or {}))
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class DannSchedule(keras.callbacks.Callback):

@@ -7,10 +7,10 @@ training fold), so a saved ``.keras`` file scores raw features with no side file
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
+from hepml.settings import Settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -21,7 +21,11 @@ __all__ = ["DenseConfig", "build_dense", "fit_dense", "balance_weights", "predic
 
 
 @dataclass
-class DenseConfig:
+class DenseConfig(Settings):
+    """Settings of the dense classifier (the HIGGS-benchmark DNN)."""
+
+    what = "dnn"
+
     layers: int = 3
     units: int = 128
     activation: str = "relu"
@@ -33,17 +37,6 @@ class DenseConfig:
     patience: int = 5
     balance_classes: bool = True
     negative_weights: str = "keep"  # keep | abs | zero
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> DenseConfig:
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(values or {}) - known)
-        if bad:
-            raise ValueError(f"dnn: unknown setting {bad[0]!r}; known: {', '.join(sorted(known))}")
-        return cls(**(values or {}))
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def build_dense(n_inputs: int, config: DenseConfig, x_train: np.ndarray | None = None) -> keras.Model:

@@ -14,10 +14,11 @@ thresholded) and has no extra hyperparameter to tune; the weights are stored in 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from hepml.settings import Settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -83,7 +84,11 @@ class MergePlanes(keras.layers.Layer):
 
 
 @dataclass
-class UResNetConfig:
+class UResNetConfig(Settings):
+    """Settings of the UResNet and its training."""
+
+    what = "uresnet"
+
     depth: int = 3
     filters: int = 8
     blocks: int = 1                  # residual blocks per level
@@ -91,17 +96,6 @@ class UResNetConfig:
     batch_size: int = 8
     epochs: int = 8
     empty_weight: float = 0.01       # loss weight of pixels without charge
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> UResNetConfig:
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(values or {}) - known)
-        if bad:
-            raise ValueError(f"uresnet: unknown setting {bad[0]!r}; known: {', '.join(sorted(known))}")
-        return cls(**(values or {}))
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _residual(x: Any, filters: int, name: str) -> Any:

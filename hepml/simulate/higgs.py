@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import awkward as ak
 import numpy as np
 
-from hepml.simulate.kinematics import breit_wigner, from_pt_eta_phi_m, mass, pt_eta_phi, system, two_body_decay
+from hepml.simulate.kinematics import breit_wigner, pt_eta_phi, system, two_body_decay
+from hepml.settings import Settings
 
 __all__ = ["DetectorModel", "PROCESSES", "generate_truth", "generate", "iter_chunks", "write_ntuple"]
 
@@ -37,8 +38,10 @@ M_E, M_MU = 0.000511, 0.10566
 
 
 @dataclass(frozen=True)
-class DetectorModel:
+class DetectorModel(Settings):
     """Detector and generator knobs; the pseudo-data domain for DANN changes some of them."""
+
+    what = "detector"
 
     jet_stochastic: float = 1.0      # sigma(E)/E = a / sqrt(E / GeV)  (+)  c
     jet_constant: float = 0.08
@@ -61,16 +64,7 @@ class DetectorModel:
     def shifted(self, **changes: float) -> DetectorModel:
         return replace(self, **changes)
 
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> DetectorModel:
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(values or {}) - known)
-        if bad:
-            raise ValueError(f"unknown detector setting {bad[0]!r}; known: {', '.join(sorted(known))}")
-        return cls(**{k: float(v) for k, v in (values or {}).items()})
 
 
 def _production(n: int, m: np.ndarray, pt_mean: float, y_sigma: float, det: DetectorModel,

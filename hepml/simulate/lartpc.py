@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import awkward as ak
 import numpy as np
+from hepml.settings import Settings
 
 __all__ = ["Geometry", "LArTPCConfig", "project", "generate_deposits", "simulate_images", "iter_chunks",
            "write_events", "BACKGROUND", "COSMIC", "NEUTRINO"]
@@ -59,8 +60,10 @@ class Geometry:
 
 
 @dataclass(frozen=True)
-class LArTPCConfig:
+class LArTPCConfig(Settings):
     """Generator and detector-response knobs (the DANN pseudo-data changes some of them)."""
+
+    what = "lartpc"
 
     cosmic_mean: float = 8.0
     delta_ray_probability: float = 0.3
@@ -76,16 +79,7 @@ class LArTPCConfig:
     def shifted(self, **changes: float) -> LArTPCConfig:
         return replace(self, **changes)
 
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> LArTPCConfig:
-        known = {f.name for f in fields(cls)}
-        bad = sorted(set(values or {}) - known)
-        if bad:
-            raise ValueError(f"unknown LArTPC setting {bad[0]!r}; known: {', '.join(sorted(known))}")
-        return cls(**{k: float(v) for k, v in (values or {}).items()})
 
 
 def project(x: np.ndarray, y: np.ndarray, z: np.ndarray, geometry: Geometry, plane: int) -> tuple[np.ndarray, np.ndarray]:

@@ -17,20 +17,12 @@ import time
 from pathlib import Path
 
 import uproot
+from timing import best_of
 
 from hepml.features import FeatureSpec
 from hepml.simulate.higgs import write_ntuple
 
 SPEC = Path(__file__).resolve().parents[2] / "workflows" / "config" / "higgs_features.yaml"
-
-
-def best_of(n: int, func) -> float:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
