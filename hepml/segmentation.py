@@ -42,31 +42,20 @@ def _batches(inputs: Sequence[str], shape: Sequence[int], batch: int, validation
 def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, shape: Sequence[int],
                        model_config: dict[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
     """Train the UResNet on sparse event files; write a bundle (model.keras + bundle.json)."""
-    import keras
-    import tensorflow as tf
-
-    from hepml.models.uresnet import UResNetConfig, build_uresnet, class_weights, use_mixed_precision_if_gpu
+    from hepml.models.uresnet import UResNetConfig, class_weights, fit_uresnet, use_mixed_precision_if_gpu
 
     config = UResNetConfig.from_dict(model_config)
     shape = tuple(int(s) for s in shape)
     sources = [str(s) for s in resolve_sources(list(inputs))]
-    keras.utils.set_random_seed(seed)
     mixed = use_mixed_precision_if_gpu()
     # class weights from the first chunks (a few hundred events are plenty for frequencies)
     first = next(iter_images(sources, shape, step_size=256), None)
     if first is None:
         raise EmptyInputError(f"{', '.join(sources)}: no events to train on")
     weights = class_weights(first[1], first[0])
-    spec = (tf.TensorSpec((None, *shape), tf.float32), tf.TensorSpec((None, *shape), tf.int32),
-            tf.TensorSpec((None, *shape), tf.float32))
-
-    def dataset(validation: bool) -> tf.data.Dataset:
-        return tf.data.Dataset.from_generator(
-            lambda: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight),
-            output_signature=spec).prefetch(tf.data.AUTOTUNE)
-
-    model = build_uresnet(*shape, config)
-    history = model.fit(dataset(False), validation_data=dataset(True), epochs=config.epochs, verbose=2)
+    model, history = fit_uresnet(
+        lambda validation: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight),
+        shape, config, seed=seed)
     info = {
         "format": FORMAT_VERSION, "kind": "segmentation", "model": "uresnet", "shape": list(shape),
         "classes": ["background", "cosmic", "neutrino"], "class_weights": weights.tolist(),
@@ -76,7 +65,7 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
     with atomic_path(out) as folder:
         folder.mkdir()
         model.save(folder / "model.keras")
-        write_json(folder / "history.json", {k: [float(v) for v in vals] for k, vals in history.history.items()})
+        write_json(folder / "history.json", history)
         write_json(folder / BUNDLE_FILE, info)
     return info
 

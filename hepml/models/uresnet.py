@@ -26,7 +26,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
-__all__ = ["UResNetConfig", "build_uresnet", "FoldPlanes", "UnfoldPlanes", "MergePlanes", "pixel_weights", "class_weights",
+__all__ = ["UResNetConfig", "build_uresnet", "fit_uresnet", "FoldPlanes", "UnfoldPlanes", "MergePlanes", "pixel_weights", "class_weights",
            "use_mixed_precision_if_gpu"]
 
 
@@ -148,6 +148,24 @@ def class_weights(labels: np.ndarray, charge: np.ndarray, classes: int = 3) -> n
 def pixel_weights(labels: np.ndarray, charge: np.ndarray, weights: np.ndarray, empty_weight: float) -> np.ndarray:
     """Per-pixel loss weights: by true class where there is charge, ``empty_weight`` elsewhere."""
     return np.where(charge > 0, weights[labels], empty_weight).astype(np.float32)
+
+
+def fit_uresnet(batches: Any, shape: tuple[int, ...], config: UResNetConfig, *, seed: int = 0,
+                verbose: int = 2) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Train from ``batches(validation)``, a factory of (charge, labels, pixel weights) batches,
+    wrapped in a prefetching ``tf.data`` pipeline so reading and densifying overlap the training."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    spec = (tf.TensorSpec((None, *shape), tf.float32), tf.TensorSpec((None, *shape), tf.int32),
+            tf.TensorSpec((None, *shape), tf.float32))
+
+    def dataset(validation: bool) -> tf.data.Dataset:
+        return tf.data.Dataset.from_generator(lambda: batches(validation), output_signature=spec).prefetch(tf.data.AUTOTUNE)
+
+    model = build_uresnet(*shape, config)
+    history = model.fit(dataset(False), validation_data=dataset(True), epochs=config.epochs, verbose=verbose)
+    return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
 
 def use_mixed_precision_if_gpu() -> bool:
