@@ -267,15 +267,12 @@ class Expression:
         if isinstance(node, ast.Attribute):
             return getattr(ev(node.value, get), node.attr)
         if isinstance(node, ast.Subscript):
-            return _index(ev(node.value, get), self._index_of(node.slice, get))
+            return _index(ev(node.value, get), ev(node.slice, get))
         if isinstance(node, ast.Slice):
             return slice(*(None if p is None else ev(p, get) for p in (node.lower, node.upper, node.step)))
         if isinstance(node, ast.Tuple):
             return tuple(ev(e, get) for e in node.elts)
         raise self._fail(f"{type(node).__name__} is not allowed")
-
-    def _index_of(self, node: ast.AST, get: Callable[[str], Any]) -> Any:
-        return self._eval(node, get)
 
 
 def _index(array: Any, index: Any) -> Any:

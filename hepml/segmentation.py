@@ -101,8 +101,9 @@ def score_pixels(bundle: str | os.PathLike[str], source: str, output: str | os.P
         for chunk in iterate(src, [*PIXEL_BRANCHES[:4], "event"], step_size=step_size):
             arrays = chunk.arrays
             for name, limit in (("Pixel_plane", shape[0]), ("Pixel_wire", shape[1]), ("Pixel_tick", shape[2])):
-                if len(arrays) and ak.max(arrays[name], axis=None) is not None and ak.max(arrays[name], axis=None) >= limit:
-                    raise HepmlError(f"{src}: {name} reaches {ak.max(arrays[name], axis=None)} but the bundle's images "
+                highest = ak.max(arrays[name], axis=None) if len(arrays) else None
+                if highest is not None and highest >= limit:
+                    raise HepmlError(f"{src}: {name} reaches {highest} but the bundle's images "
                                      f"have {limit}; score with a bundle trained on this geometry")
             charge, _ = densify(arrays, shape, labels=False)
             probs = gather(_predict(model, charge), arrays)
@@ -126,10 +127,11 @@ def evaluate_segmentation(truth: Sequence[str], scores: Sequence[str], out: str 
 
     confusion = np.zeros((3, 3))
     cosmic_q = removed_cosmic_q = nu_q = kept_nu_q = 0.0
-    retained, events = 0, 0
+    retained, events, n_events = 0, 0, 0
     for truth_file, score_file in zip(truth, scores):
         t = uproot.open(truth_file)["Events"].arrays(["Pixel_charge", "Pixel_label", "event"])
         s = uproot.open(score_file)["scores"].arrays(["Pixel_cosmic", "Pixel_neutrino", "event"])
+        n_events += len(t)
         if len(t) != len(s) or not np.array_equal(ak.to_numpy(t.event), ak.to_numpy(s.event)):
             raise HepmlError(f"{score_file}: its events do not line up with {truth_file}; score that file again")
         p_bg = 1.0 - s.Pixel_cosmic - s.Pixel_neutrino
@@ -149,7 +151,6 @@ def evaluate_segmentation(truth: Sequence[str], scores: Sequence[str], out: str 
         retained += int(np.sum(ak.to_numpy(ev_kept)[has_nu] >= 0.9 * ak.to_numpy(ev_nu)[has_nu]))
         events += int(has_nu.sum())
     stored = confusion.sum()
-    n_events = sum(uproot.open(f)["Events"].num_entries for f in truth)
     total_pixels = n_events * int(np.prod(shape))
     empty = total_pixels - stored
     correct = np.trace(confusion) + empty
