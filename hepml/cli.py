@@ -141,8 +141,10 @@ def _shape(text: str) -> tuple[int, int, int]:
 def cmd_train_segmentation(args: argparse.Namespace) -> int:
     from hepml.segmentation import train_segmentation
 
-    train_segmentation(args.inputs, args.out, shape=args.shape, model_config=args.model_config, seed=args.seed)
-    print(f"trained UResNet on {len(args.inputs)} file(s) -> {args.out}")
+    train_segmentation(args.inputs, args.out, shape=args.shape, model_config=args.model_config, seed=args.seed,
+                       target=args.target, dann_config=args.dann_config)
+    mode = f", domain-adversarially against {len(args.target)} unlabelled file(s)" if args.target else ""
+    print(f"trained UResNet on {len(args.inputs)} file(s){mode} -> {args.out}")
     return 0
 
 
@@ -180,6 +182,19 @@ def cmd_dann_higgs(args: argparse.Namespace) -> int:
                        inputs=[*args.source, *args.target])
     plot_dann(args.out, f"{args.out}/plots")
     print(f"target AUC: source-only {m['target']['source_only']:.4f}, DANN {m['target']['dann']:.4f}, "
+          f"oracle {m['target']['oracle']:.4f}; gap closed {m['gap_closed']:.2f}")
+    return 0
+
+
+def cmd_dann_lartpc(args: argparse.Namespace) -> int:
+    from hepml.dann_lartpc import run_dann_lartpc
+    from hepml.plotting import plot_dann
+
+    m = run_dann_lartpc(args.source_train, args.source_test, args.target_train, args.target_test, args.out,
+                        shape=args.shape, model_config=args.model_config, dann_config=args.dann_config,
+                        seed=args.seed, threshold=args.threshold)
+    plot_dann(args.out, f"{args.out}/plots", classes=("cosmic", "neutrino"), xlabel="cosmic probability")
+    print(f"target mean IoU: source-only {m['target']['source_only']:.4f}, DANN {m['target']['dann']:.4f}, "
           f"oracle {m['target']['oracle']:.4f}; gap closed {m['gap_closed']:.2f}")
     return 0
 
@@ -289,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+")
     p.add_argument("--shape", type=_shape, default=(3, 128, 128), help="PLANES,WIRES,TICKS of the images")
     p.add_argument("--model-config", type=_json_arg, default={}, help="UResNet settings as JSON")
+    p.add_argument("--target", nargs="+", default=None,
+                   help="unlabelled files (data): train domain-adversarially (DANN); their labels are never read")
+    p.add_argument("--dann-config", type=_json_arg, default={}, help="DANN settings as JSON (with --target)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="bundle folder to write")
 
@@ -318,6 +336,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", choices=["isotonic", "platt", "temperature", "none"], default="isotonic")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="folder: metrics.json, history.json, scores.npz, bundle/, plots/")
+
+    p = verb("dann-lartpc", cmd_dann_lartpc, "source-only, DANN and oracle UResNets side by side on LArTPC pseudo-data")
+    p.add_argument("--source-train", nargs="+", required=True, help="labelled simulation (sparse event files)")
+    p.add_argument("--source-test", nargs="+", required=True)
+    p.add_argument("--target-train", nargs="+", required=True, help="pseudo-data; labels read only by the oracle")
+    p.add_argument("--target-test", nargs="+", required=True, help="pseudo-data for evaluation")
+    p.add_argument("--shape", type=_shape, default=(3, 128, 128))
+    p.add_argument("--model-config", type=_json_arg, default={})
+    p.add_argument("--dann-config", type=_json_arg, default={})
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="folder: metrics.json, history.json, scores.npz, bundles, plots/")
 
     p = verb("dann-merge", cmd_dann_merge, "collect each task's DANN metrics into one JSON")
     p.add_argument("parts", nargs="+", help="TASK=metrics.json")

@@ -234,9 +234,10 @@ def plot_event_displays(bundle: str | os.PathLike[str], events_file: str, out: P
     return paths
 
 
-def plot_dann(folder: str | os.PathLike[str], out: str | os.PathLike[str]) -> list[Path]:
-    """DANN figures from a saved run: score distributions of each model in both domains, and
-    lambda, learning rate and both losses over training."""
+def plot_dann(folder: str | os.PathLike[str], out: str | os.PathLike[str],
+              classes: tuple[str, str] = ("signal", "background"), xlabel: str = "score") -> list[Path]:
+    """DANN figures from a saved run: score distributions of each model in both domains (``classes``
+    name truth 1 and 0), and lambda, learning rate and both losses over training."""
     folder, out = Path(folder), Path(out)
     with np.load(folder / "scores.npz", allow_pickle=False) as data:
         scores = {k: data[k] for k in data.files}
@@ -248,14 +249,14 @@ def plot_dann(folder: str | os.PathLike[str], out: str | os.PathLike[str]) -> li
         for row, domain in enumerate(("source", "target")):
             ax = axes[row, col]
             y, w = scores[f"label_{domain}"], scores[f"weight_{domain}"]
-            for cls, colour, name in ((1, "tab:red", "signal"), (0, "tab:blue", "background")):
+            for cls, colour, name in ((1, "tab:red", classes[0]), (0, "tab:blue", classes[1])):
                 rows = y == cls
                 ax.hist(scores[f"{model}_{domain}"][rows], bins, weights=w[rows], density=True, histtype="step",
                         color=colour, lw=2, label=name)
             ax.set_title(f"{model}, {domain}", fontsize=14)
             ax.legend(fontsize=10)
     for ax in axes[1]:
-        ax.set_xlabel("score")
+        ax.set_xlabel(xlabel)
     paths = _save(fig, out, "dann_scores")
     log = history["dann"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 6))

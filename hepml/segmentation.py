@@ -39,28 +39,74 @@ def _batches(inputs: Sequence[str], shape: Sequence[int], batch: int, validation
             yield q, y.astype(np.int32), pixel_weights(y, q, weights, empty_weight)
 
 
+def _dann_batches(sources: Sequence[str], targets: Sequence[str], shape: Sequence[int], batch: int, validation: bool,
+                  weights: np.ndarray, empty_weight: float) -> Iterator[tuple[Any, ...]]:
+    """Source batches with as many target images each; the target files are read without their
+    label branch and cycled when they run out before the source."""
+    from hepml.models.dann import dann_image_batch
+
+    def target_images() -> Iterator[np.ndarray]:
+        while True:
+            empty = True
+            for charge, _, arrays in iter_images(targets, shape, step_size=max(batch * 8, 64), labels=False):
+                charge = charge[(ak.to_numpy(arrays["event"]) % 10 == 0) == validation]
+                for i in range(0, len(charge), batch):
+                    empty = False
+                    yield charge[i:i + batch]
+            if empty:
+                raise EmptyInputError(f"{', '.join(targets)}: no target events for the "
+                                      f"{'validation' if validation else 'training'} set")
+
+    stream = target_images()
+    for q, y, w in _batches(sources, shape, batch, validation, weights, empty_weight):
+        yield dann_image_batch(q, y, w, next(stream))
+
+
+def _count_batches(sources: Sequence[str], batch: int) -> int:
+    """Training batches per epoch, as :func:`_batches` makes them (for the DANN schedules)."""
+    step = max(batch * 8, 64)
+    return sum(-(-int(np.sum(ak.to_numpy(c.arrays["event"]) % 10 != 0)) // batch)
+               for c in iterate(sources, ["event"], step_size=step))
+
+
 def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, shape: Sequence[int],
-                       model_config: dict[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
-    """Train the UResNet on sparse event files; write a bundle (model.keras + bundle.json)."""
+                       model_config: dict[str, Any] | None = None, seed: int = 0,
+                       target: Sequence[str] | None = None, dann_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train the UResNet on sparse event files; write a bundle (model.keras + bundle.json).
+
+    With ``target`` (unlabelled files, e.g. data), train domain-adversarially: every batch adds as
+    many target images, whose labels are never read; the bundle holds the task network only."""
     from hepml.models.uresnet import UResNetConfig, class_weights, fit_uresnet, use_mixed_precision_if_gpu
 
     config = UResNetConfig.from_dict(model_config)
     shape = tuple(int(s) for s in shape)
     sources = [str(s) for s in resolve_sources(list(inputs))]
+    targets = [str(s) for s in resolve_sources(list(target))] if target else []
     mixed = use_mixed_precision_if_gpu()
     # class weights from the first chunks (a few hundred events are plenty for frequencies)
     first = next(iter_images(sources, shape, step_size=256), None)
     if first is None:
         raise EmptyInputError(f"{', '.join(sources)}: no events to train on")
     weights = class_weights(first[1], first[0])
-    model, history = fit_uresnet(
-        lambda validation: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight),
-        shape, config, seed=seed)
+    settings: dict[str, Any] = {"model_config": config.as_dict(), "shape": list(shape)}
+    if targets:
+        from hepml.models.dann import DannConfig, fit_dann_uresnet
+
+        dann = DannConfig.from_dict(dann_config)
+        settings["dann"] = dann.as_dict()
+        model, history = fit_dann_uresnet(
+            lambda validation: _dann_batches(sources, targets, shape, config.batch_size, validation, weights,
+                                             config.empty_weight),
+            shape, config, dann, _count_batches(sources, config.batch_size), seed=seed)
+    else:
+        model, history = fit_uresnet(
+            lambda validation: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight),
+            shape, config, seed=seed)
     info = {
-        "format": FORMAT_VERSION, "kind": "segmentation", "model": "uresnet", "shape": list(shape),
-        "classes": ["background", "cosmic", "neutrino"], "class_weights": weights.tolist(),
+        "format": FORMAT_VERSION, "kind": "segmentation", "model": "uresnet-dann" if targets else "uresnet",
+        "shape": list(shape), "classes": ["background", "cosmic", "neutrino"], "class_weights": weights.tolist(),
         "models": ["model.keras"], "mixed_precision": mixed,
-        "provenance": provenance({"model_config": config.as_dict(), "shape": list(shape)}, sources, seed),
+        "provenance": provenance(settings, [*sources, *targets], seed),
     }
     with atomic_path(out) as folder:
         folder.mkdir()

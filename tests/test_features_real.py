@@ -91,7 +91,7 @@ def test_nan_policy_raise_names_feature_and_entry(zmumu: str) -> None:
         list(spec.iter_tables(zmumu, step_size=1000))
     raw = uproot.open(zmumu)["events"]["M"].array(library="np")
     first_bad = int(np.argmax(~np.isfinite(np.log(raw - 60))))
-    assert f"feature 'bad' is" in str(err.value) and f"entry {first_bad}" in str(err.value)
+    assert "feature 'bad' is" in str(err.value) and f"entry {first_bad}" in str(err.value)
     spec = FeatureSpec({"tree": "events", "nan_policy": "replace", "nan_value": -9, "features": {"bad": "log(M - 60)"}})
     table = FeatureTable.concat(spec.iter_tables(zmumu))
     assert np.all(np.isfinite(table.X)) and (table.X == -9).any()

@@ -7,7 +7,6 @@ import pickle
 import threading
 from pathlib import Path
 
-import awkward as ak
 import numpy as np
 import pytest
 import uproot

@@ -41,7 +41,8 @@ def test_lint_and_dry_run_of_the_default_config(tmp_path: Path) -> None:
     dry = _snakemake(work, "-n", "--cores", "2")
     assert dry.returncode == 0, dry.stderr
     for rule in ("higgs_generate", "higgs_features", "higgs_train_fold", "higgs_calibrate", "higgs_score",
-                 "higgs_evaluate", "higgs_plot", "cosmic_generate", "cosmic_train", "cosmic_score", "cosmic_evaluate"):
+                 "higgs_evaluate", "higgs_plot", "cosmic_generate", "cosmic_train", "cosmic_score", "cosmic_evaluate",
+                 "dann_generate", "dann_higgs", "dann_lartpc_generate", "dann_lartpc", "dann_metrics"):
         assert rule in dry.stdout
     bad = work / "bad.yaml"
     bad.write_text(yaml.safe_dump({"higgs": {"kfold": 1}}))
@@ -62,15 +63,20 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
     config["higgs"]["xgb"] = {"n_estimators": 30}
     config["cosmic"].update(events={"train": 40, "test": 10}, geometry={"wires": 32, "ticks": 32},
                             detector={"cosmic_mean": 2}, uresnet={"depth": 2, "filters": 4, "epochs": 2})
-    config["tasks"] = ["higgs", "cosmic", "dann"]
+    assert config["tasks"] == ["higgs", "cosmic", "dann"]  # the demo runs every task
     config["dann"]["higgs"].update(events_per_class=2000, dnn=SMALL)
+    config["dann"]["lartpc"].update(events={"train": 30, "test": 12}, geometry={"wires": 32, "ticks": 32},
+                                    detector={"cosmic_mean": 2}, uresnet={"depth": 2, "filters": 4, "epochs": 1})
     (work / "small.yaml").write_text(yaml.safe_dump(config))
     run = _snakemake(work, "--cores", "2", "--configfile", "small.yaml")
     assert run.returncode == 0, run.stderr[-3000:]
-    dann = json.loads((work / "results/dann/metrics.json").read_text())["higgs"]
+    studies = json.loads((work / "results/dann/metrics.json").read_text())
     for key in ("source_only", "dann", "oracle"):
-        assert 0.5 < dann["target"][key] < 1
-    assert {"source", "domain_auc", "gap_closed"} <= set(dann)
+        assert 0.5 < studies["higgs"]["target"][key] < 1
+        assert 0 <= studies["lartpc"]["target"][key] <= 1  # mean IoU of cosmic and neutrino
+    for task in ("higgs", "lartpc"):
+        assert {"source", "domain_auc", "gap_closed"} <= set(studies[task])
+        assert set(studies[task]["source"]) >= {"source_only", "dann"}
     metrics = json.loads((work / "results/higgs/metrics.json").read_text())
     models = ("dnn", "bdt", "xgb") if importlib.util.find_spec("xgboost") else ("dnn", "bdt")
     assert set(metrics["auc"]) == set(models)  # xgboost joins the baselines when installed

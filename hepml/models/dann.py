@@ -28,7 +28,8 @@ from hepml.models.dense import DenseConfig, balance_weights  # noqa: E402
 from hepml.settings import Settings  # noqa: E402
 
 __all__ = ["GradientReversal", "DannConfig", "DannSchedule", "lambda_schedule", "learning_rate_schedule",
-           "build_dann_dense", "fit_dann_dense", "dann_arrays", "domain_weights"]
+           "build_dann_dense", "fit_dann_dense", "dann_arrays", "domain_weights", "build_dann_uresnet",
+           "dann_image_batch", "fit_dann_uresnet"]
 
 
 @keras.saving.register_keras_serializable(package="hepml")
@@ -82,8 +83,6 @@ class DannConfig(Settings):
     domain_weight: float = 1.0
 
 
-
-
 class DannSchedule(keras.callbacks.Callback):
     """Sets lambda and the learning rate before every batch; records them per epoch."""
 
@@ -121,8 +120,13 @@ def build_dann_dense(n_inputs: int, config: DenseConfig, dann: DannConfig, x_ada
             x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
     task = keras.layers.Dense(1, activation="sigmoid", name="task")(x)
     reversed_ = GradientReversal(0.0, name="gradient_reversal")(x)
-    d = keras.layers.Dense(dann.domain_units, activation="relu", name="domain_hidden_0")(reversed_)
-    d = keras.layers.Dense(dann.domain_units, activation="relu", name="domain_hidden_1")(d)
+    d = reversed_
+    # normalised, so the extractor cannot fool the head by rescaling its features; per event (layer
+    # norm, not batch norm), so that an event of weight zero still changes nothing
+    for i in range(2):
+        d = keras.layers.Dense(dann.domain_units, name=f"domain_hidden_{i}")(d)
+        d = keras.layers.LayerNormalization(name=f"domain_norm_{i}")(d)
+        d = keras.layers.Activation("relu", name=f"domain_relu_{i}")(d)
     domain = keras.layers.Dense(1, activation="sigmoid", name="domain")(d)
     model = keras.Model(inputs, {"task": task, "domain": domain}, name="hepml_dann")
     # losses are weighted means (sum w l / sum w): an event of weight zero changes nothing, and target
@@ -167,6 +171,70 @@ def fit_dann_dense(xs: np.ndarray, ys: np.ndarray, ws: np.ndarray, xt: np.ndarra
     schedule = DannSchedule(model.get_layer("gradient_reversal"), dann, config.learning_rate, steps, config.epochs)
     history = model.fit(x, y, sample_weight=w, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
                         callbacks=[schedule], verbose=verbose)
+    return model, task_model, _log(history, schedule)
+
+
+def _log(history: Any, schedule: DannSchedule) -> dict[str, list[float]]:
     log = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     log.update(schedule.log)
-    return model, task_model, log
+    return log
+
+
+def build_dann_uresnet(shape: tuple[int, ...], config: Any, dann: DannConfig) -> tuple[keras.Model, keras.Model]:
+    """(training model with outputs task and domain, task model): the domain head reads the UResNet's
+    bottleneck features (each plane's, after the planes are merged) through the gradient reversal,
+    pools them over wires and ticks and gives one domain probability per plane image."""
+    from hepml.models.uresnet import UnfoldPlanes, build_uresnet
+
+    task_model = build_uresnet(*shape, config)
+    x = GradientReversal(0.0, name="gradient_reversal")(task_model.get_layer("bottleneck_out").output)
+    # normalised inside the head: otherwise the extractor wins by inflating the bottleneck until
+    # the head's sigmoid saturates (domain loss stuck far above ln 2, measured)
+    x = keras.layers.Conv2D(dann.domain_units, 1, name="domain_conv")(x)
+    x = keras.layers.BatchNormalization(momentum=0.9, name="domain_bn")(x)
+    x = keras.layers.Activation("relu", name="domain_relu")(x)
+    x = keras.layers.GlobalAveragePooling2D(keepdims=True, name="domain_pool")(x)
+    x = keras.layers.Dense(dann.domain_units, activation="relu", name="domain_hidden")(x)
+    x = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="domain_probability")(x)
+    domain = UnfoldPlanes(shape[0], name="domain")(x)  # (batch, planes, 1, 1, 1)
+    model = keras.Model(task_model.inputs, {"task": task_model.outputs[0], "domain": domain}, name="uresnet_dann")
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                  loss={"task": keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
+                        "domain": keras.losses.BinaryCrossentropy(reduction="mean_with_sample_weight")},
+                  loss_weights={"task": 1.0, "domain": dann.domain_weight})
+    return model, task_model
+
+
+def dann_image_batch(charge_source: np.ndarray, labels_source: np.ndarray, pixel_weights_source: np.ndarray,
+                     charge_target: np.ndarray, w_source: np.ndarray | None = None,
+                     w_target: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One mixed batch: source images with labels and pixel weights, target images without labels
+    (task weight 0); the domain term weights each event by its weight, the domains balanced."""
+    ns, nt, planes = len(charge_source), len(charge_target), charge_source.shape[1]
+    ws = np.ones(ns) if w_source is None else w_source
+    wt = np.ones(nt) if w_target is None else w_target
+    domain = np.concatenate([np.zeros(ns), np.ones(nt)]).astype(np.float32)
+    x = np.concatenate([charge_source, charge_target])
+    y = {"task": np.concatenate([labels_source, np.zeros((nt, *labels_source.shape[1:]), labels_source.dtype)]),
+         "domain": np.broadcast_to(domain[:, None, None, None, None], (ns + nt, planes, 1, 1, 1)).copy()}
+    w = {"task": np.concatenate([pixel_weights_source, np.zeros((nt, *pixel_weights_source.shape[1:]), np.float32)]),
+         "domain": np.broadcast_to(domain_weights(ws, wt)[:, None, None, None], (ns + nt, planes, 1, 1)).copy()}
+    return x, y, w
+
+
+def fit_dann_uresnet(batches: Any, shape: tuple[int, ...], config: Any, dann: DannConfig, steps_per_epoch: int, *,
+                     seed: int = 0, verbose: int = 2) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Train from ``batches(validation)``, a factory of :func:`dann_image_batch` batches; returns the
+    task network (no reversal layer, no domain head) and the history with lambda and learning rate."""
+    from hepml.models.uresnet import batch_dataset
+
+    keras.utils.set_random_seed(seed)
+    image, planes = tf.TensorSpec((None, *shape), tf.float32), shape[0]
+    spec = (image,
+            {"task": tf.TensorSpec((None, *shape), tf.int32), "domain": tf.TensorSpec((None, planes, 1, 1, 1), tf.float32)},
+            {"task": image, "domain": tf.TensorSpec((None, planes, 1, 1), tf.float32)})
+    model, task_model = build_dann_uresnet(shape, config, dann)
+    schedule = DannSchedule(model.get_layer("gradient_reversal"), dann, config.learning_rate, steps_per_epoch, config.epochs)
+    history = model.fit(batch_dataset(lambda: batches(False), spec), validation_data=batch_dataset(lambda: batches(True), spec),
+                        epochs=config.epochs, callbacks=[schedule], verbose=verbose)
+    return task_model, _log(history, schedule)

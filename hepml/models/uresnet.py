@@ -26,7 +26,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
-__all__ = ["UResNetConfig", "build_uresnet", "fit_uresnet", "FoldPlanes", "UnfoldPlanes", "MergePlanes", "pixel_weights", "class_weights",
+__all__ = ["UResNetConfig", "build_uresnet", "fit_uresnet", "batch_dataset", "FoldPlanes", "UnfoldPlanes", "MergePlanes", "pixel_weights", "class_weights",
            "use_mixed_precision_if_gpu"]
 
 
@@ -150,21 +150,25 @@ def pixel_weights(labels: np.ndarray, charge: np.ndarray, weights: np.ndarray, e
     return np.where(charge > 0, weights[labels], empty_weight).astype(np.float32)
 
 
+def batch_dataset(batches: Any, signature: Any) -> Any:
+    """A prefetching ``tf.data`` pipeline over a batch generator factory, so reading and densifying
+    overlap the training."""
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(tf.data.AUTOTUNE)
+
+
 def fit_uresnet(batches: Any, shape: tuple[int, ...], config: UResNetConfig, *, seed: int = 0,
                 verbose: int = 2) -> tuple[keras.Model, dict[str, list[float]]]:
-    """Train from ``batches(validation)``, a factory of (charge, labels, pixel weights) batches,
-    wrapped in a prefetching ``tf.data`` pipeline so reading and densifying overlap the training."""
+    """Train from ``batches(validation)``, a factory of (charge, labels, pixel weights) batches."""
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     spec = (tf.TensorSpec((None, *shape), tf.float32), tf.TensorSpec((None, *shape), tf.int32),
             tf.TensorSpec((None, *shape), tf.float32))
-
-    def dataset(validation: bool) -> tf.data.Dataset:
-        return tf.data.Dataset.from_generator(lambda: batches(validation), output_signature=spec).prefetch(tf.data.AUTOTUNE)
-
     model = build_uresnet(*shape, config)
-    history = model.fit(dataset(False), validation_data=dataset(True), epochs=config.epochs, verbose=verbose)
+    history = model.fit(batch_dataset(lambda: batches(False), spec), validation_data=batch_dataset(lambda: batches(True), spec),
+                        epochs=config.epochs, verbose=verbose)
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
 

@@ -75,9 +75,13 @@ def higgs_targets():
 COSMIC = config.get("cosmic")
 
 
-def cosmic_shape():
-    geometry = COSMIC["geometry"]
+def image_shape(geometry):
+    """PLANES,WIRES,TICKS of the images a `geometry` config section describes."""
     return f"{len(geometry.get('angles', [60, -60, 0]))},{geometry['wires']},{geometry['ticks']}"
+
+
+def cosmic_shape():
+    return image_shape(COSMIC["geometry"])
 
 
 def cosmic_targets():
@@ -89,6 +93,16 @@ def cosmic_targets():
 
 # --- Domain adaptation (DANN) -----------------------------------------------------------------
 DANN = config.get("dann", {})
+DANN_LARTPC = DANN.get("lartpc", {})
+
+
+def dann_runs(wildcards):
+    """The study folder of each task configured under `dann` (higgs, lartpc)."""
+    return {task: f"results/dann/{task}/run" for task in ("higgs", "lartpc") if task in DANN}
+
+
+def dann_lartpc_shape():
+    return image_shape(DANN_LARTPC.get("geometry", {"wires": 64, "ticks": 64}))
 
 
 def dann_targets():

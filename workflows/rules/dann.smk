@@ -1,4 +1,5 @@
-# Domain adaptation on the Higgs task: pseudo-data -> features -> source-only / DANN / oracle.
+# Domain adaptation: pseudo-data -> source-only / DANN / oracle side by side, for the Higgs network
+# (on the Higgs task's features) and the UResNet (on its own small LArTPC samples).
 
 
 rule dann_generate:
@@ -71,11 +72,67 @@ rule dann_higgs:
         " --dnn-config {params.dnn} --dann-config {params.dann} --seed {params.seed} --out {output.run} > {log} 2>&1"
 
 
+rule dann_lartpc_generate:
+    output:
+        events="results/dann/lartpc/events/{domain}_{sample}.root",
+    params:
+        events=lambda wc: DANN_LARTPC["events"][wc.sample],
+        seed=lambda wc: config["seed"] + {"source_train": 20, "source_test": 21, "target_train": 22, "target_test": 23}[f"{wc.domain}_{wc.sample}"],
+        first=lambda wc: {"source": 20_000_000, "target": 30_000_000}[wc.domain] + (0 if wc.sample == "train" else 1_000_000),
+        geometry=as_json_arg(DANN_LARTPC.get("geometry")),
+        detector=lambda wc: as_json_arg({**DANN_LARTPC.get("detector", {}),
+                                         **(DANN_LARTPC.get("target_detector", {}) if wc.domain == "target" else {})}),
+    wildcard_constraints:
+        domain="source|target",
+        sample="train|test",
+    conda:
+        "../envs/hepml.yaml"
+    log:
+        "logs/dann/lartpc_generate_{domain}_{sample}.log",
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    shell:
+        "hepml simulate lartpc --events {params.events} --seed {params.seed} --first-event {params.first}"
+        " --geometry {params.geometry} --detector {params.detector} --out {output.events} > {log} 2>&1"
+
+
+rule dann_lartpc:
+    input:
+        source_train="results/dann/lartpc/events/source_train.root",
+        source_test="results/dann/lartpc/events/source_test.root",
+        target_train="results/dann/lartpc/events/target_train.root",
+        target_test="results/dann/lartpc/events/target_test.root",
+    output:
+        run=directory("results/dann/lartpc/run"),
+    params:
+        shape=dann_lartpc_shape(),
+        uresnet=as_json_arg(DANN_LARTPC.get("uresnet")),
+        dann=as_json_arg(DANN_LARTPC.get("dann")),
+        seed=config["seed"],
+    threads: 2
+    conda:
+        "../envs/hepml.yaml"
+    log:
+        "logs/dann/lartpc.log",
+    resources:
+        mem_mb=6000,
+        runtime=120,
+        gpu=1,
+        request_gpus=1,
+    shell:
+        "hepml dann-lartpc --source-train {input.source_train} --source-test {input.source_test}"
+        " --target-train {input.target_train} --target-test {input.target_test} --shape {params.shape}"
+        " --model-config {params.uresnet} --dann-config {params.dann} --seed {params.seed} --out {output.run} > {log} 2>&1"
+
+
 rule dann_metrics:
     input:
-        higgs="results/dann/higgs/run",
+        unpack(dann_runs),
     output:
         metrics="results/dann/metrics.json",
+    params:
+        parts=lambda wc, input: " ".join(f"{task}={path}/metrics.json" for task, path in input.items()),
     conda:
         "../envs/hepml.yaml"
     log:
@@ -84,4 +141,4 @@ rule dann_metrics:
         mem_mb=1000,
         runtime=5,
     shell:
-        "hepml dann-merge higgs={input.higgs}/metrics.json --out {output.metrics} > {log} 2>&1"
+        "hepml dann-merge {params.parts} --out {output.metrics} > {log} 2>&1"
