@@ -66,7 +66,7 @@ def run_dann_lartpc(source_train: Sequence[str], source_test: Sequence[str], tar
                     target_test: Sequence[str], out: str | os.PathLike[str], *, shape: Sequence[int],
                     model_config: dict[str, Any] | None = None, dann_config: dict[str, Any] | None = None,
                     seed: int = 0, threshold: float = 0.5) -> dict[str, Any]:
-    """Train the three UResNets, score and evaluate each on both test samples; write the run folder:
+    """Train the four UResNets, score and evaluate each on both test samples; write the run folder:
     metrics.json, history.json, scores.npz, the DANN bundle in bundle/, the others beside it."""
     shape = tuple(int(s) for s in shape)
     tests = {"source": list(source_test), "target": list(target_test)}
