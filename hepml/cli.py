@@ -182,8 +182,12 @@ def cmd_dann_higgs(args: argparse.Namespace) -> int:
                        inputs=[*args.source, *args.target])
     plot_dann(args.out, f"{args.out}/plots")
     print(f"target AUC: source-only {m['target']['source_only']:.4f}, DANN {m['target']['dann']:.4f}, "
-          f"oracle {m['target']['oracle']:.4f}; gap closed {m['gap_closed']:.2f}")
+          f"oracle {m['target']['oracle']:.4f}; gap closed {_fraction(m['gap_closed'])}")
     return 0
+
+
+def _fraction(value: float | None) -> str:
+    return "n/a (the oracle does not beat the source-only model)" if value is None else f"{value:.2f}"
 
 
 def cmd_dann_lartpc(args: argparse.Namespace) -> int:
@@ -195,7 +199,7 @@ def cmd_dann_lartpc(args: argparse.Namespace) -> int:
                         seed=args.seed, threshold=args.threshold)
     plot_dann(args.out, f"{args.out}/plots", classes=("cosmic", "neutrino"), xlabel="cosmic probability")
     print(f"target mean IoU: source-only {m['target']['source_only']:.4f}, DANN {m['target']['dann']:.4f}, "
-          f"oracle {m['target']['oracle']:.4f}; gap closed {m['gap_closed']:.2f}")
+          f"oracle {m['target']['oracle']:.4f}; gap closed {_fraction(m['gap_closed'])}")
     return 0
 
 

@@ -32,10 +32,11 @@ from hepml.split import CALIBRATION, TRAIN, VALIDATION, fold_of, role_of
 __all__ = ["run_dann_higgs", "domain_auc", "gap_closed"]
 
 
-def gap_closed(source_only: float, dann: float, oracle: float) -> float:
-    """Fraction of the source-only -> oracle gap on target that DANN closes."""
+def gap_closed(source_only: float, dann: float, oracle: float) -> float | None:
+    """Fraction of the source-only -> oracle gap on target that DANN closes; None when the oracle
+    does not beat the source-only model (no gap to close: the ratio would mean nothing)."""
     gap = oracle - source_only
-    return float((dann - source_only) / gap) if gap != 0 else float("nan")
+    return float((dann - source_only) / gap) if gap > 0 else None
 
 
 def domain_auc(features_source: np.ndarray, features_target: np.ndarray, seed: int = 0) -> float:

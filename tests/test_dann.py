@@ -136,7 +136,10 @@ def test_dann_higgs_side_by_side_end_to_end(higgs_features: list[Path], tmp_path
     for key in ("source_only", "dann", "no_adversary", "oracle"):
         assert 0.5 < metrics["target"][key] < 1
     assert set(metrics["source"]) >= {"source_only", "dann"} and set(metrics["domain_auc"]) == {"source_only", "dann", "no_adversary"}
-    assert np.isfinite(metrics["gap_closed"])
+    gap = metrics["target"]["oracle"] - metrics["target"]["source_only"]
+    assert (metrics["gap_closed"] is None) == (gap <= 0)
+    if gap > 0:
+        assert metrics["gap_closed"] == pytest.approx((metrics["target"]["dann"] - metrics["target"]["source_only"]) / gap)
     assert (out / "plots" / "dann_scores.png").exists() and (out / "plots" / "dann_training.pdf").exists()
     scorer = Scorer(out / "bundle")
     arrays = uproot.open(tmp_path / "signal.root")["Events"].arrays(scorer.branches)
@@ -234,3 +237,12 @@ def test_dann_lartpc_side_by_side_end_to_end(tmp_path: Path) -> None:
     assert set(metrics["domain_auc"]) == {"source_only", "dann", "no_adversary"} and "gap_closed" in metrics
     assert (out / "plots" / "dann_scores.png").exists() and (out / "bundle" / "model.keras").exists()
     assert not list(tmp_path.glob(".*tmp*")) and not list(out.glob(".*tmp*"))
+
+
+def test_gap_closed_known_cases() -> None:
+    from hepml.dann import gap_closed
+
+    assert gap_closed(0.70, 0.75, 0.80) == pytest.approx(0.5)
+    assert gap_closed(0.70, 0.68, 0.80) == pytest.approx(-0.2)   # DANN worse than source-only
+    assert gap_closed(0.70, 0.75, 0.70) is None                  # no gap: the ratio means nothing
+    assert gap_closed(0.70, 0.75, 0.65) is None
