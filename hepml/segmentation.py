@@ -27,12 +27,22 @@ from hepml.simulate.lartpc import BACKGROUND, COSMIC, NEUTRINO
 __all__ = ["train_segmentation", "load_segmenter", "score_pixels", "evaluate_segmentation"]
 
 
+def _chunk(batch: int) -> int:
+    """Events read per chunk: several batches, so densifying is vectorised over many events."""
+    return max(batch * 8, 64)
+
+
+def _in_split(arrays: Any, validation: bool) -> np.ndarray:
+    """The validation set is the events with ``event % 10 == 0``; the rest trains."""
+    return (ak.to_numpy(arrays["event"]) % 10 == 0) == validation
+
+
 def _batches(inputs: Sequence[str], shape: Sequence[int], batch: int, validation: bool,
              weights: np.ndarray, empty_weight: float) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     from hepml.models.uresnet import pixel_weights
 
-    for charge, labels, arrays in iter_images(inputs, shape, step_size=max(batch * 8, 64)):
-        keep = (ak.to_numpy(arrays["event"]) % 10 == 0) == validation
+    for charge, labels, arrays in iter_images(inputs, shape, step_size=_chunk(batch)):
+        keep = _in_split(arrays, validation)
         charge, labels = charge[keep], labels[keep]
         for i in range(0, len(charge), batch):
             q, y = charge[i:i + batch], labels[i:i + batch]
@@ -42,31 +52,36 @@ def _batches(inputs: Sequence[str], shape: Sequence[int], batch: int, validation
 def _dann_batches(sources: Sequence[str], targets: Sequence[str], shape: Sequence[int], batch: int, validation: bool,
                   weights: np.ndarray, empty_weight: float) -> Iterator[tuple[Any, ...]]:
     """Source batches with as many target images each; the target files are read without their
-    label branch and cycled when they run out before the source."""
+    label branch and cycled when they run out before the source (:func:`_check_target` made sure
+    that each split of the target has images, so the cycle never spins on nothing)."""
     from hepml.models.dann import dann_image_batch
 
     def target_images() -> Iterator[np.ndarray]:
         while True:
-            empty = True
-            for charge, _, arrays in iter_images(targets, shape, step_size=max(batch * 8, 64), labels=False):
-                charge = charge[(ak.to_numpy(arrays["event"]) % 10 == 0) == validation]
+            for charge, _, arrays in iter_images(targets, shape, step_size=_chunk(batch), labels=False):
+                charge = charge[_in_split(arrays, validation)]
                 for i in range(0, len(charge), batch):
-                    empty = False
                     yield charge[i:i + batch]
-            if empty:
-                raise EmptyInputError(f"{', '.join(targets)}: no target events for the "
-                                      f"{'validation' if validation else 'training'} set")
 
     stream = target_images()
     for q, y, w in _batches(sources, shape, batch, validation, weights, empty_weight):
         yield dann_image_batch(q, y, w, next(stream))
 
 
-def _count_batches(sources: Sequence[str], batch: int) -> int:
-    """Training batches per epoch, as :func:`_batches` makes them (for the DANN schedules)."""
-    step = max(batch * 8, 64)
-    return sum(-(-int(np.sum(ak.to_numpy(c.arrays["event"]) % 10 != 0)) // batch)
-               for c in iterate(sources, ["event"], step_size=step))
+def _count_batches(files: Sequence[str], batch: int, validation: bool = False) -> int:
+    """Batches per epoch of one split, as :func:`_batches` makes them (for the DANN schedules)."""
+    return sum(-(-int(np.sum(_in_split(c.arrays, validation))) // batch)
+               for c in iterate(files, ["event"], step_size=_chunk(batch)))
+
+
+def _check_target(targets: Sequence[str], shape: Sequence[int], batch: int) -> None:
+    """Fail before training, with a plain message: inside ``tf.data`` an error reaches the user
+    wrapped in a TensorFlow traceback."""
+    next(iter_images(targets, shape, step_size=1, labels=False), None)  # missing branches, unreadable files
+    for validation, split in ((False, "training"), (True, "validation")):
+        if _count_batches(targets, batch, validation) == 0:
+            raise EmptyInputError(f"{', '.join(targets)}: no target events for the {split} set (events with "
+                                  f"event % 10 {'==' if validation else '!='} 0); give DANN more unlabelled events")
 
 
 def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, shape: Sequence[int],
@@ -93,6 +108,7 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
         from hepml.models.dann import DannConfig, fit_dann_uresnet
 
         dann = DannConfig.from_dict(dann_config)
+        _check_target(targets, shape, config.batch_size)
         settings["dann"] = dann.as_dict()
         model, history = fit_dann_uresnet(
             lambda validation: _dann_batches(sources, targets, shape, config.batch_size, validation, weights,

@@ -246,3 +246,25 @@ def test_gap_closed_known_cases() -> None:
     assert gap_closed(0.70, 0.68, 0.80) == pytest.approx(-0.2)   # DANN worse than source-only
     assert gap_closed(0.70, 0.75, 0.70) is None                  # no gap: the ratio means nothing
     assert gap_closed(0.70, 0.75, 0.65) is None
+
+
+def test_uresnet_dann_refuses_a_target_it_cannot_use(tmp_path: Path) -> None:
+    """Bad target files fail before training, with a plain one-line error, and leave no bundle."""
+    import uproot
+
+    from hepml.errors import EmptyInputError, MissingBranchError
+    from hepml.segmentation import train_segmentation
+    from hepml.simulate.lartpc import Geometry, LArTPCConfig, write_events
+
+    geometry, config = Geometry(wires=16, ticks=16), LArTPCConfig(cosmic_mean=1)
+    write_events(tmp_path / "sim.root", 20, seed=1, geometry=geometry, config=config)
+    write_events(tmp_path / "few.root", 5, seed=2, geometry=geometry, config=config, first_event=1)  # events 1..5
+    with uproot.recreate(tmp_path / "nopixels.root") as f:
+        f["Events"] = {"event": np.arange(30, dtype=np.int64)}
+    common = {"shape": (3, 16, 16), "model_config": {"depth": 1, "filters": 2, "epochs": 1}}
+    out = tmp_path / "bundle"
+    with pytest.raises(EmptyInputError, match=r"few\.root: no target events for the validation set"):
+        train_segmentation([str(tmp_path / "sim.root")], out, target=[str(tmp_path / "few.root")], **common)
+    with pytest.raises(MissingBranchError, match=r"nopixels\.root:Events: no branch 'Pixel_plane'"):
+        train_segmentation([str(tmp_path / "sim.root")], out, target=[str(tmp_path / "nopixels.root")], **common)
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["few.root", "nopixels.root", "sim.root"]
