@@ -56,14 +56,6 @@ def domain_auc(features_source: np.ndarray, features_target: np.ndarray, seed: i
     return auc(y, cross_val_predict(clf, x, y, cv=folds, method="predict_proba")[:, 1])
 
 
-def _hidden(model: Any, x: np.ndarray) -> np.ndarray:
-    import keras
-
-    last = [layer for layer in model.layers if layer.name.startswith("dense_")][-1]
-    extractor = keras.Model(model.inputs, last.output)
-    return np.concatenate([np.asarray(extractor(x[i:i + 65536], training=False)) for i in range(0, len(x), 65536)])
-
-
 def _split(table: FeatureTable, seed: int) -> dict[str, np.ndarray]:
     events = table.event_id["event"]
     test = fold_of(events, 4, seed + 101) == 0
@@ -78,7 +70,7 @@ def run_dann_higgs(source: FeatureTable, target: FeatureTable, out: str | os.Pat
                    inputs: list[str] | None = None) -> dict[str, Any]:
     """Train source-only, DANN, control and oracle networks; write metrics, plots' inputs and the DANN bundle."""
     from hepml.models.dann import DannConfig, fit_dann_dense
-    from hepml.models.dense import DenseConfig, fit_dense, predict
+    from hepml.models.dense import DenseConfig, fit_dense, hidden_features, predict
 
     dense, dann = DenseConfig.from_dict(dense_config), DannConfig.from_dict(dann_config)
     s, t = _split(source, seed), _split(target, seed)
@@ -107,7 +99,7 @@ def run_dann_higgs(source: FeatureTable, target: FeatureTable, out: str | os.Pat
         metrics["source"][name] = auc(source.label[s["test"]], ps, source.weight[s["test"]])
         metrics["target"][name] = auc(target.label[t["test"]], pt, target.weight[t["test"]])
         if name != "oracle":
-            metrics["domain_auc"][name] = domain_auc(_hidden(model, xs[:50_000]), _hidden(model, xt[:50_000]), seed)
+            metrics["domain_auc"][name] = domain_auc(hidden_features(model, xs[:50_000]), hidden_features(model, xt[:50_000]), seed)
     metrics["gap_closed"] = gap_closed(metrics["target"]["source_only"], metrics["target"]["dann"], metrics["target"]["oracle"])
     metrics["source_auc_change"] = metrics["source"]["dann"] - metrics["source"]["source_only"]
     calibrator = make_calibrator(calibration).fit(predict(models["dann"], source.X[s["cal"]]),

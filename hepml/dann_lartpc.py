@@ -32,34 +32,33 @@ MODELS = ("source_only", "dann", "no_adversary", "oracle")
 BUNDLES = {"source_only": "source_only", "dann": "bundle", "no_adversary": "no_adversary", "oracle": "oracle"}
 
 
-def bottleneck_features(bundle: str | os.PathLike[str], files: Sequence[str], batch: int = 16) -> np.ndarray:
-    """Per event: each plane's bottleneck features averaged over wires and ticks, planes side by side
-    (what the DANN domain head sees, without its learned layers)."""
-    import keras
+def bottleneck_features(bundle: str | os.PathLike[str], files: Sequence[str]) -> np.ndarray:
+    """Pooled bottleneck features (:func:`~hepml.models.uresnet.pooled_bottleneck`) of every event in ``files``."""
+    from hepml.models.uresnet import pooled_bottleneck
 
     model, info = load_segmenter(bundle)
-    extractor = keras.Model(model.inputs, model.get_layer("bottleneck_out").output)
-    planes = info["shape"][0]
-    rows = []
-    for charge, _, _ in iter_images(files, info["shape"], labels=False):
-        for i in range(0, len(charge), batch):
-            pooled = np.asarray(extractor(charge[i:i + batch], training=False), np.float32).mean(axis=(1, 2))
-            rows.append(pooled.reshape(-1, planes * pooled.shape[-1]))
-    return np.concatenate(rows)
+    return np.concatenate([pooled_bottleneck(model, charge)
+                           for charge, _, _ in iter_images(files, info["shape"], labels=False)])
 
 
 def _mean_iou(metrics: dict[str, Any]) -> float:
     return float(np.mean([metrics["iou"]["cosmic"], metrics["iou"]["neutrino"]]))
 
 
-def _pixel_scores(truth: str, scores: str, limit: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
-    """Cosmic probability and truth (1 cosmic, 0 neutrino) of the physics pixels, for the plots."""
+def _physics_pixels(truth: str, limit: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
+    """Which stored pixels are cosmic or neutrino (the first ``limit`` of them: the plots need no
+    more) and their truth for the plots (1 cosmic, 0 neutrino)."""
     import uproot
 
     label = ak.to_numpy(ak.flatten(uproot.open(truth)["Events"]["Pixel_label"].array()))
-    p = ak.to_numpy(ak.flatten(uproot.open(scores)["scores"]["Pixel_cosmic"].array()))
-    physics = (label == COSMIC) | (label == NEUTRINO)
-    return p[physics][:limit].astype(np.float32), (label[physics][:limit] == COSMIC).astype(np.float32)
+    chosen = np.flatnonzero((label == COSMIC) | (label == NEUTRINO))[:limit]
+    return chosen, (label[chosen] == COSMIC).astype(np.float32)
+
+
+def _cosmic_probability(scores: str, chosen: np.ndarray) -> np.ndarray:
+    import uproot
+
+    return ak.to_numpy(ak.flatten(uproot.open(scores)["scores"]["Pixel_cosmic"].array()))[chosen].astype(np.float32)
 
 
 def run_dann_lartpc(source_train: Sequence[str], source_test: Sequence[str], target_train: Sequence[str],
@@ -72,6 +71,9 @@ def run_dann_lartpc(source_train: Sequence[str], source_test: Sequence[str], tar
     tests = {"source": list(source_test), "target": list(target_test)}
     metrics: dict[str, Any] = {"source": {}, "target": {}, "domain_auc": {}, "iou": {}, "segmentation": {}}
     scores: dict[str, np.ndarray] = {}
+    pixels = {domain: _physics_pixels(files[0]) for domain, files in tests.items()}
+    for domain, (_, truth) in pixels.items():
+        scores[f"label_{domain}"], scores[f"weight_{domain}"] = truth, np.ones_like(truth)
     history: dict[str, Any] = {}
     with atomic_path(out) as folder:
         folder.mkdir()
@@ -98,8 +100,7 @@ def run_dann_lartpc(source_train: Sequence[str], source_test: Sequence[str], tar
                 metrics["iou"][model][domain] = m["iou"]
                 metrics["segmentation"][model][domain] = {k: m[k] for k in ("cosmic_rejection", "neutrino_efficiency",
                                                                             "event_neutrino_retention")}
-                scores[f"{model}_{domain}"], scores[f"label_{domain}"] = _pixel_scores(files[0], per_file[0])
-                scores[f"weight_{domain}"] = np.ones_like(scores[f"label_{domain}"])
+                scores[f"{model}_{domain}"] = _cosmic_probability(per_file[0], pixels[domain][0])
             if model != "oracle":
                 metrics["domain_auc"][model] = domain_auc(bottleneck_features(bundle, tests["source"]),
                                                           bottleneck_features(bundle, tests["target"]), seed)

@@ -17,7 +17,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 
-__all__ = ["DenseConfig", "build_dense", "fit_dense", "balance_weights", "predict"]
+__all__ = ["DenseConfig", "build_dense", "fit_dense", "balance_weights", "hidden_features", "predict"]
 
 
 @dataclass
@@ -107,6 +107,14 @@ def fit_dense(
         validation_batch_size=8192, epochs=config.epochs, callbacks=callbacks, verbose=verbose,
     )
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def hidden_features(model: keras.Model, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+    """The last hidden layer's activations (what a DANN domain head reads), in batches."""
+    last = [layer for layer in model.layers if layer.name.startswith("dense_")][-1]
+    extractor = keras.Model(model.inputs, last.output)
+    return np.concatenate([np.asarray(extractor(x[i:i + batch_size], training=False))
+                           for i in range(0, len(x), batch_size)])
 
 
 def predict(model: keras.Model, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:

@@ -26,7 +26,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
-__all__ = ["UResNetConfig", "build_uresnet", "fit_uresnet", "batch_dataset", "FoldPlanes", "UnfoldPlanes", "MergePlanes", "pixel_weights", "class_weights",
+__all__ = ["UResNetConfig", "build_uresnet", "fit_uresnet", "batch_dataset", "pooled_bottleneck", "FoldPlanes", "UnfoldPlanes", "MergePlanes", "pixel_weights", "class_weights",
            "use_mixed_precision_if_gpu"]
 
 
@@ -148,6 +148,17 @@ def class_weights(labels: np.ndarray, charge: np.ndarray, classes: int = 3) -> n
 def pixel_weights(labels: np.ndarray, charge: np.ndarray, weights: np.ndarray, empty_weight: float) -> np.ndarray:
     """Per-pixel loss weights: by true class where there is charge, ``empty_weight`` elsewhere."""
     return np.where(charge > 0, weights[labels], empty_weight).astype(np.float32)
+
+
+def pooled_bottleneck(model: keras.Model, charge: np.ndarray, batch: int = 16) -> np.ndarray:
+    """Per event: each plane's bottleneck features averaged over wires and ticks, planes side by
+    side (what the DANN domain head reads, before its learned layers)."""
+    extractor = keras.Model(model.inputs, model.get_layer("bottleneck_out").output)
+    planes, rows = charge.shape[1], []
+    for i in range(0, len(charge), batch):
+        pooled = np.asarray(extractor(charge[i:i + batch], training=False), np.float32).mean(axis=(1, 2))
+        rows.append(pooled.reshape(-1, planes * pooled.shape[-1]))
+    return np.concatenate(rows)
 
 
 def batch_dataset(batches: Any, signature: Any) -> Any:
