@@ -11,6 +11,9 @@
       history.json       training curves
 
 Baseline BDT bundles hold ``oof.root`` and their numbers for comparison but no loadable model.
+``bundle.json`` is checked against ``hepml/schemas/bundle.v1.schema.json`` when it is written and
+every time it is read, and for consistency (one network per fold, files inside the folder, columns
+the spec builds, a well-formed calibration) before a single event is scored.
 """
 
 from __future__ import annotations
@@ -21,17 +24,21 @@ import json
 import os
 import platform
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 
-from hepml.errors import BundleError
+from hepml.errors import BundleError, closest
 
-__all__ = ["BUNDLE_FILE", "read_info", "write_json", "provenance", "file_hash", "load_spec", "load_keras_models"]
+__all__ = ["BUNDLE_FILE", "FORMAT_VERSION", "SCHEMA", "read_info", "write_info", "write_json", "provenance", "file_hash",
+           "load_spec", "load_calibrator", "load_keras_file", "load_keras_models"]
 
 BUNDLE_FILE = "bundle.json"
 FORMAT_VERSION = 1
+SCHEMA = f"schemas/bundle.v{FORMAT_VERSION}.schema.json"
 _PACKAGES = ("hepml", "numpy", "awkward", "uproot", "vector", "tensorflow", "keras", "scikit-learn", "xgboost")
 
 
@@ -65,8 +72,26 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     Path(path).write_text(json.dumps(data, indent=2, sort_keys=True, default=float) + "\n")
 
 
+def write_info(folder: str | os.PathLike[str], info: dict[str, Any]) -> None:
+    """Write ``bundle.json``, checked against the schema first: no task can write a bundle that
+    :func:`read_info` would refuse."""
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(info))
+    if error is not None:
+        raise BundleError(f"{folder}: cannot write {BUNDLE_FILE}, key '{_key_of(error)}': {_short(error.message)}")
+    write_json(Path(folder) / BUNDLE_FILE, info)
+
+
+def _schema() -> dict[str, Any]:
+    return json.loads(resources.files("hepml").joinpath(SCHEMA).read_text())
+
+
+def _key_of(error: Any) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
 def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The bundle's description, checked: a clear error for a folder that is not a bundle."""
+    """The bundle's description, checked against the bundle schema and for consistency (every fold
+    has its network, file names stay inside the folder) before anything else of it is read."""
     folder = Path(path)
     meta = folder / BUNDLE_FILE
     if not folder.is_dir():
@@ -75,32 +100,97 @@ def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise BundleError(f"{folder}: not a hepml bundle (no {BUNDLE_FILE}); train one with 'hepml train'")
     try:
         info = json.loads(meta.read_text())
-    except json.JSONDecodeError as err:
-        raise BundleError(f"{meta}: corrupt bundle description ({err.msg} at line {err.lineno}); retrain") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BundleError(f"{meta}: corrupt bundle description ({_short(err)}); retrain or copy the bundle again") from None
+    if not isinstance(info, dict):
+        raise BundleError(f"{meta}: corrupt bundle description (not a JSON object); retrain")
     if info.get("format") != FORMAT_VERSION:
-        raise BundleError(f"{meta}: bundle format {info.get('format')!r}, this hepml reads {FORMAT_VERSION}")
+        raise BundleError(f"{meta}: key 'format' is {info.get('format')!r}, this hepml reads format {FORMAT_VERSION}")
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(info))
+    if error is not None:
+        raise BundleError(f"{meta}: key '{_key_of(error)}': {_short(error.message)} (schema {SCHEMA}); "
+                          "the bundle is damaged or was edited, retrain it")
+    _check_consistency(folder, meta, info)
     return info
 
 
-def load_spec(path: str | os.PathLike[str]) -> Any:
+def _check_consistency(folder: Path, meta: Path, info: dict[str, Any]) -> None:
+    models = info["models"]
+    if info["kind"] == "keras" and len(models) != info["k"]:
+        raise BundleError(f"{meta}: key 'k' is {info['k']} but key 'models' lists {len(models)} network(s); every "
+                          "fold needs its own network, or events would be scored by none (retrain the bundle)")
+    if len(set(models)) != len(models):
+        raise BundleError(f"{meta}: key 'models' names a file twice; each fold needs its own network (retrain)")
+    root = folder.resolve()
+    for i, name in enumerate(models):
+        target = (folder / name).resolve()
+        if root not in target.parents:
+            raise BundleError(f"{meta}: key 'models.{i}' ({name}) points outside the bundle folder ({target}); "
+                              "a bundle only reads its own files")
+
+
+def load_spec(path: str | os.PathLike[str], info: dict[str, Any] | None = None) -> Any:
+    """The bundle's feature spec; the columns of ``bundle.json`` must be among the spec's columns."""
     from hepml.features import FeatureSpec
 
     spec_file = Path(path) / "feature_spec.yaml"
-    with open(spec_file) as handle:
-        return FeatureSpec(yaml.safe_load(handle), origin=str(spec_file))
+    try:
+        config = yaml.safe_load(spec_file.read_text())
+    except FileNotFoundError:
+        raise BundleError(f"{spec_file}: missing; the bundle is incomplete, retrain it") from None
+    except yaml.YAMLError as err:
+        raise BundleError(f"{spec_file}: corrupt ({_short(err)}); retrain or copy the bundle again") from None
+    if not isinstance(config, dict):
+        raise BundleError(f"{spec_file}: corrupt (not a feature spec); retrain or copy the bundle again")
+    spec = FeatureSpec(config, origin=str(spec_file))
+    missing = [c for c in (info or {}).get("columns", []) if c not in spec.columns]
+    if missing:
+        raise BundleError(f"{Path(path) / BUNDLE_FILE}: key 'columns' names {missing[0]!r}, which {spec_file.name} does "
+                          f"not build (closest: {closest(missing[0], spec.columns)}); the bundle's files do not belong "
+                          "together, retrain it")
+    return spec
+
+
+def load_calibrator(path: str | os.PathLike[str], info: dict[str, Any]) -> Any:
+    """The calibrator of ``calibration.json``, with finite, well-formed parameters."""
+    from hepml.calibration import calibrator_from_dict
+
+    file = Path(path) / "calibration.json"
+    try:
+        data = json.loads(file.read_text())
+        calibrator = calibrator_from_dict(data)
+    except FileNotFoundError:
+        raise BundleError(f"{file}: missing; the bundle is incomplete, retrain it") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+        raise BundleError(f"{file}: {_short(err)}; the calibration is damaged, recalibrate or retrain") from None
+    if data.get("method") != info.get("calibration", data.get("method")):
+        raise BundleError(f"{file}: key 'method' is {data.get('method')!r} but {BUNDLE_FILE} says calibration "
+                          f"{info.get('calibration')!r}; the bundle's files do not belong together, retrain it")
+    return calibrator
+
+
+def load_keras_file(path: str | os.PathLike[str], name: str) -> Any:
+    """One network, loaded with Keras ``safe_mode`` (a model file never executes code); a damaged
+    file is reported as such, not as Keras' "file not found"."""
+    import keras
+
+    file = Path(path) / name
+    if not file.is_file():
+        raise BundleError(f"{file}: missing; the bundle is incomplete, retrain it")
+    try:
+        return keras.saving.load_model(file, safe_mode=True, compile=False)
+    except Exception as err:  # Keras reports a damaged zip as "File not found"
+        raise BundleError(f"{file}: corrupt Keras model, it cannot be loaded ({_short(err)}); retrain or copy the "
+                          "bundle again") from None
 
 
 def load_keras_models(path: str | os.PathLike[str], info: dict[str, Any]) -> list[Any]:
-    """The fold networks, loaded with Keras ``safe_mode`` so a model file never executes code."""
+    """The fold networks, in fold order."""
     if info.get("kind") != "keras":
-        raise BundleError(f"{path}: a {info.get('model')} baseline bundle holds out-of-fold scores only, "
-                          "not a model to score with; use a dnn bundle")
-    import keras
+        raise BundleError(f"{path}: a {info.get('model')} {info.get('kind')} bundle holds no fold networks to score "
+                          "with; use a dnn bundle")
+    return [load_keras_file(path, name) for name in info["models"]]
 
-    models = []
-    for name in info["models"]:
-        file = Path(path) / name
-        if not file.is_file():
-            raise BundleError(f"{path}: missing {name}; the bundle is incomplete, retrain it")
-        models.append(keras.saving.load_model(file, safe_mode=True, compile=False))
-    return models
+
+def _short(err: BaseException | str) -> str:
+    return " ".join(str(err).split())[:200]

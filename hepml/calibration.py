@@ -158,12 +158,40 @@ def make_calibrator(method: str) -> Calibrator:
 
 
 def calibrator_from_dict(data: dict[str, Any]) -> Calibrator:
-    """Rebuild a fitted calibrator from its JSON form."""
+    """Rebuild a fitted calibrator from its JSON form, refusing parameters that would give wrong
+    probabilities: non-finite numbers, a temperature <= 0, isotonic knots out of order or outside [0, 1]."""
+    if not isinstance(data, dict):
+        raise ValueError("calibration: not a JSON object")
     cal = make_calibrator(str(data.get("method")))
     if isinstance(cal, TemperatureScaling):
-        cal.temperature_ = float(data["temperature"])
+        cal.temperature_ = _parameter(data, "temperature")
+        if cal.temperature_ <= 0:
+            raise ValueError(f"key 'temperature' is {cal.temperature_}, it must be > 0")
     elif isinstance(cal, PlattScaling):
-        cal.a_, cal.b_ = float(data["a"]), float(data["b"])
+        cal.a_, cal.b_ = _parameter(data, "a"), _parameter(data, "b")
     elif isinstance(cal, IsotonicCalibration):
-        cal.x_, cal.y_ = np.asarray(data["x"], np.float64), np.asarray(data["y"], np.float64)
+        cal.x_, cal.y_ = _knots(data, "x"), _knots(data, "y")
+        if len(cal.x_) != len(cal.y_) or len(cal.x_) == 0:
+            raise ValueError(f"keys 'x' and 'y' hold {len(cal.x_)} and {len(cal.y_)} knots; they must be equal and > 0")
+        if np.any(np.diff(cal.x_) < 0) or np.any(np.diff(cal.y_) < 0):
+            raise ValueError("isotonic knots 'x' and 'y' must be non-decreasing")
+        if cal.y_.min() < 0 or cal.y_.max() > 1:
+            raise ValueError("isotonic key 'y' holds values outside [0, 1]")
     return cal
+
+
+def _parameter(data: dict[str, Any], key: str) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise ValueError(f"key {key!r} is {value!r}, not a finite number")
+    return float(value)
+
+
+def _knots(data: dict[str, Any], key: str) -> np.ndarray:
+    values = data.get(key)
+    if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"key {key!r} is not a list of numbers")
+    array = np.asarray(values, np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"key {key!r} holds a non-finite value")
+    return array

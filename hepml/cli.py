@@ -26,11 +26,18 @@ def _json_arg(text: str) -> dict[str, Any]:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    """List the trees; warn (exit status 3) when a file's baskets cannot all be read."""
     from hepml.inspect import describe
 
+    from hepml.inspect import basket_problems
+
+    damaged = 0
     for path in args.files:
         print(describe(path, branches=not args.trees_only))
-    return 0
+        for problem in basket_problems(path, deep=args.deep):
+            print(f"hepml inspect: warning: {problem}", file=sys.stderr)
+            damaged += 1
+    return 3 if damaged else 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -78,8 +85,19 @@ def _training_table(args: argparse.Namespace) -> tuple[Any, Any]:
     from hepml.features import FeatureSpec
     from hepml.features.files import read_features
 
+    _check_outputs([*args.features, args.spec, *getattr(args, "folds", [])], [args.out])
     spec = FeatureSpec.from_yaml(args.spec)
     return spec, read_features(args.features, _columns(spec, args.group), spec.event_id)
+
+
+def _check_outputs(inputs: Sequence[str], outputs: Sequence[str]) -> None:
+    """Refuse, before reading anything, an output that is an input or shared by two inputs."""
+    from hepml.errors import ConfigError
+    from hepml.io.outputs import check_outputs
+
+    if len(outputs) != len(set(outputs)) or not outputs:
+        raise ConfigError(f"--out: give one distinct output path per input ({len(outputs)} given)")
+    check_outputs(inputs, outputs)
 
 
 def cmd_train_fold(args: argparse.Namespace) -> int:
@@ -141,6 +159,7 @@ def _shape(text: str) -> tuple[int, int, int]:
 def cmd_train_segmentation(args: argparse.Namespace) -> int:
     from hepml.segmentation import train_segmentation
 
+    _check_outputs([*args.inputs, *(args.target or [])], [args.out])
     train_segmentation(args.inputs, args.out, shape=args.shape, model_config=args.model_config, seed=args.seed,
                        target=args.target, dann_config=args.dann_config)
     mode = f", domain-adversarially against {len(args.target)} unlabelled file(s)" if args.target else ""
@@ -149,8 +168,12 @@ def cmd_train_segmentation(args: argparse.Namespace) -> int:
 
 
 def cmd_score_pixels(args: argparse.Namespace) -> int:
+    from hepml.errors import ConfigError
     from hepml.segmentation import score_pixels
 
+    if len(args.inputs) != len(args.out):
+        raise ConfigError(f"score-pixels: {len(args.inputs)} inputs but {len(args.out)} outputs; give one output per input")
+    _check_outputs([args.bundle, *args.inputs], args.out)
     for source, output in zip(args.inputs, args.out, strict=True):
         score_pixels(args.bundle, source, output, threshold=args.threshold, write_removed=args.write_removed)
     print(f"scored {len(args.inputs)} file(s) with {args.bundle}")
@@ -160,6 +183,7 @@ def cmd_score_pixels(args: argparse.Namespace) -> int:
 def cmd_evaluate_segmentation(args: argparse.Namespace) -> int:
     from hepml.segmentation import evaluate_segmentation
 
+    _check_outputs([*args.truth, *args.scores], [args.out, *([args.displays] if args.displays else [])])
     m = evaluate_segmentation(args.truth, args.scores, args.out, shape=args.shape, threshold=args.threshold,
                               displays=args.displays, bundle=args.bundle)
     print(f"IoU cosmic {m['iou']['cosmic']:.3f}, neutrino {m['iou']['neutrino']:.3f}; "
@@ -173,6 +197,7 @@ def cmd_dann_higgs(args: argparse.Namespace) -> int:
     from hepml.features.files import read_features
     from hepml.plotting import plot_dann
 
+    _check_outputs([*args.source, *args.target, args.spec], [args.out])
     spec = FeatureSpec.from_yaml(args.spec)
     columns = _columns(spec, args.group)
     source = read_features(args.source, columns, spec.event_id)
@@ -194,6 +219,7 @@ def cmd_dann_lartpc(args: argparse.Namespace) -> int:
     from hepml.dann_lartpc import run_dann_lartpc
     from hepml.plotting import plot_dann
 
+    _check_outputs([*args.source_train, *args.source_test, *args.target_train, *args.target_test], [args.out])
     m = run_dann_lartpc(args.source_train, args.source_test, args.target_train, args.target_test, args.out,
                         shape=args.shape, model_config=args.model_config, dann_config=args.dann_config,
                         seed=args.seed, threshold=args.threshold)
@@ -215,6 +241,7 @@ def cmd_dann_merge(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from hepml.evaluation import evaluate
 
+    _check_outputs(args.bundles, [args.out])
     metrics = evaluate(args.bundles, args.out, reference=args.reference)
     table = "  ".join(f"{m}.{fs}={v:.4f}" for m, d in metrics["auc"].items() for fs, v in d.items())
     print(f"AUC: {table}; ECE {metrics['ece']['uncalibrated']:.4f} -> {metrics['ece']['calibrated']:.4f}")
@@ -243,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("inspect", cmd_inspect, "list trees, entries and branches (with types) of ROOT files")
     p.add_argument("files", nargs="+", help="ROOT files (path, glob or URL)")
     p.add_argument("--trees-only", action="store_true", help="do not list branches")
+    p.add_argument("--deep", action="store_true",
+                   help="decompress every basket (slow) instead of checking basket headers; exit 3 if any fails")
 
     p = verb("simulate", cmd_simulate, "generate HIGGS-style signal/background ntuples or LArTPC readout windows")
     p.add_argument("process", choices=["signal", "background", "lartpc"])

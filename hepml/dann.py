@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from hepml.bundle import BUNDLE_FILE, FORMAT_VERSION, provenance, write_json
+from hepml.bundle import FORMAT_VERSION, provenance, write_info, write_json
 from hepml.calibration import make_calibrator
 from hepml.features.spec import FeatureTable
 from hepml.io.atomic import atomic_path
@@ -120,7 +120,7 @@ def run_dann_higgs(source: FeatureTable, target: FeatureTable, out: str | os.Pat
         models["dann"].save(bundle / "fold0.keras")
         write_json(bundle / "calibration.json", calibrator.to_dict())
         (bundle / "feature_spec.yaml").write_text(yaml.safe_dump(spec_config or {}, sort_keys=False))
-        write_json(bundle / BUNDLE_FILE, {
+        write_info(bundle, {
             "format": FORMAT_VERSION, "kind": "keras", "model": "dnn-dann", "columns": list(source.names), "k": 1,
             "seed": seed, "fold_key": "event", "models": ["fold0.keras"], "calibration": calibration,
             "calibrated_on": "source calibration events (the target has no labels in a real analysis)",

@@ -30,11 +30,17 @@ Functions (``x`` jagged or flat; reductions act on the innermost jagged axis):
 
 Indexing a jagged axis with a non-negative integer (``Jet_pt[:, 0]``) pads short lists with
 None instead of failing; None becomes the feature's fill value.
+
+Bounded: an expression is at most :data:`MAX_LENGTH` characters and :data:`MAX_DEPTH` levels
+deep (a sum of 150 terms is 150 levels); a power of two plain numbers that would not fit in 64
+bits is computed in floating point (``10**10**10`` is ``inf`` at once, not a hang); ``first`` and
+indexing never pad beyond what the data hold (at most :data:`MAX_OBJECTS` objects per event).
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -46,7 +52,11 @@ import vector
 
 from hepml.errors import ExpressionError
 
-__all__ = ["Expression", "FUNCTIONS", "parse"]
+__all__ = ["Expression", "FUNCTIONS", "parse", "MAX_LENGTH", "MAX_DEPTH", "MAX_OBJECTS"]
+
+MAX_LENGTH = 5000
+MAX_DEPTH = 100
+MAX_OBJECTS = 1000
 
 vector.register_awkward()
 
@@ -57,7 +67,7 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv,
     ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
+    ast.Pow: lambda a, b: _power(a, b),
     ast.BitAnd: operator.and_,
     ast.BitOr: operator.or_,
     ast.BitXor: operator.xor,
@@ -126,7 +136,26 @@ def _neutrino(lep: ak.Array, met: Any, metphi: Any, mw: float = 80.4) -> ak.Arra
     return _p4xyz(nx, ny, pz, energy)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _power(base: Any, exponent: Any) -> Any:
+    """``base ** exponent``; for two plain numbers, in float64 when an exact integer would exceed
+    64 bits, so that constant powers cannot hang or exhaust memory."""
+    if np.isscalar(base) and np.isscalar(exponent):
+        if _is_int(base) and _is_int(exponent) and (
+            exponent < 0 or abs(base) < 2 or exponent * math.log2(abs(base)) < 62
+        ):
+            return operator.pow(int(base), int(exponent))
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(np.power(np.float64(base), np.float64(exponent)))
+    return operator.pow(base, exponent)
+
+
 def _first(x: Any, n: int, fill: float = 0.0) -> ak.Array:
+    if not _is_int(n) or not 1 <= n <= MAX_OBJECTS:
+        raise ValueError(f"first(x, n) needs a whole number n from 1 to {MAX_OBJECTS}, got {n!r}")
     padded = ak.pad_none(x, int(n), axis=-1, clip=True)
     return ak.fill_none(padded, fill, axis=-1)
 
@@ -171,17 +200,27 @@ class Expression:
     def __init__(self, text: str, *, context: str = "expression") -> None:
         self.text = str(text)
         self.context = context
+        if len(self.text) > MAX_LENGTH:
+            raise ExpressionError(f"{context}: expression of {len(self.text)} characters (at most {MAX_LENGTH});"
+                                  " split it into named definitions under 'define:'")
         try:
             tree = ast.parse(self.text.strip(), mode="eval")
         except SyntaxError as err:
             raise ExpressionError(
-                f"{context}: cannot parse {self.text!r}: {err.msg} (column {err.offset})"
+                f"{context}: cannot parse {_clip(self.text)!r}: {err.msg} (column {err.offset})"
             ) from None
+        except (RecursionError, MemoryError):
+            raise ExpressionError(f"{context}: expression too deeply nested to parse (at most {MAX_DEPTH} levels);"
+                                  " split it into named definitions under 'define:'") from None
         self._tree = tree
+        depth = _depth(tree)
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"{context}: expression nested {depth} levels deep (at most {MAX_DEPTH}; a sum of"
+                                  " N terms counts N levels); split it into named definitions under 'define:'")
         self.names: frozenset[str] = frozenset(self._validate(tree))
 
     def _fail(self, what: str) -> ExpressionError:
-        return ExpressionError(f"{self.context}: {what} in {self.text!r}")
+        return ExpressionError(f"{self.context}: {what} in {_clip(self.text)!r}")
 
     def _validate(self, tree: ast.AST) -> set[str]:
         names: set[str] = set()
@@ -287,10 +326,28 @@ def _index(array: Any, index: Any) -> Any:
         and all(isinstance(p, slice) and p == slice(None) for p in parts[:-1])
     ):
         axis = len(parts) - 1
-        if axis == 1 and array.ndim > 1 and len(array) and ak.min(ak.num(array, axis=1)) > parts[-1]:
+        counts = ak.num(array, axis=axis)
+        if axis == 1 and array.ndim > 1 and len(array) and ak.min(counts) > parts[-1]:
             return array[index]  # every list is long enough: no padding, no option type (fast path)
-        return ak.pad_none(array, parts[-1] + 1, axis=axis)[index]
+        # pad no further than the longest list: beyond it every event gets None, whatever the index
+        longest = int(ak.max(counts, axis=None) or 0) if len(array) else 0
+        at = min(parts[-1], longest)
+        return ak.pad_none(array, at + 1, axis=axis)[(*parts[:-1], at)]
     return array[index]
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+def _depth(tree: ast.AST) -> int:
+    """Nesting depth of a syntax tree, without recursion (the walker's recursion is what it bounds)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 @lru_cache(maxsize=512)

@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from hepml.bundle import BUNDLE_FILE, FORMAT_VERSION, provenance, write_json
+from hepml.bundle import FORMAT_VERSION, provenance, write_info, write_json
 from hepml.calibration import make_calibrator
 from hepml.errors import ConfigError, EmptyInputError
 from hepml.features.spec import FeatureTable
-from hepml.io.atomic import atomic_path
+from hepml.io.atomic import atomic_path, scratch_dir
 from hepml.io.write import write_friend
 from hepml.metrics import auc
 from hepml.split import CALIBRATION, TRAIN, VALIDATION, fold_of, role_of
@@ -164,7 +163,7 @@ def assemble_bundle(
             "provenance": provenance({"model": model, "model_config": config, "calibration": calibration,
                                       "k": k, "fold_key": fold_key}, list(inputs or []), seed),
         }
-        write_json(folder / BUNDLE_FILE, info)
+        write_info(folder, info)
     return info
 
 
@@ -188,8 +187,8 @@ def train_kfold(
     """
     _check_table(table, model, fold_key)
     out = Path(out)
-    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None, prefix=".folds-") as tmp:
-        dirs = [train_fold(table, Path(tmp) / f"fold{j}", fold=j, model=model, k=k, seed=seed, fold_key=fold_key,
+    with scratch_dir(out) as tmp:
+        dirs = [train_fold(table, tmp / f"fold{j}", fold=j, model=model, k=k, seed=seed, fold_key=fold_key,
                            model_config=model_config, importance=importance) for j in range(k)]
         return assemble_bundle(table, dirs, out, model=model, seed=seed, fold_key=fold_key, model_config=model_config,
                                calibration=calibration, spec_config=spec_config, inputs=inputs)

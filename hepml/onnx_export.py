@@ -9,14 +9,13 @@ seed, modulo k: see :func:`hepml.split.event_hash`) and the calibration as JSON.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hepml.bundle import load_keras_models, read_info, write_json
+from hepml.bundle import load_calibrator, load_keras_models, read_info, write_json
 from hepml.errors import BundleError
 from hepml.io.atomic import atomic_path
 
@@ -50,7 +49,7 @@ def export_onnx(bundle: str | os.PathLike[str], *, opset: int = 17, check_events
             _check(model, ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), n_features,
                    check_events, folder, j)
             written.append(folder / ONNX_DIR / path.name)
-        calibration = json.loads((folder / "calibration.json").read_text())
+        calibration = load_calibrator(folder, info).to_dict()
         write_json(tmp / "model.json", {
             "columns": info["columns"], "k": info["k"], "seed": info["seed"], "fold_key": info["fold_key"],
             "files": [p.name for p in written], "input": "features", "calibration": calibration,

@@ -18,12 +18,13 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from hepml.bundle import load_keras_models, load_spec, read_info
-from hepml.calibration import calibrator_from_dict
-from hepml.errors import HepmlError, MissingBranchError, closest
+from hepml.bundle import load_calibrator, load_keras_models, load_spec, read_info
+from hepml.errors import BundleError, ConfigError, HepmlError, MissingBranchError, closest
 from hepml.expr import parse
 from hepml.io.read import Source, iterate, open_tree, resolve_sources
-from hepml.io.write import DEFAULT_EVENT_ID, add_branches_in_place, write_friend
+from hepml.io.inplace import add_branches_in_place
+from hepml.io.outputs import check_outputs
+from hepml.io.write import DEFAULT_EVENT_ID, write_friend
 from hepml.split import fold_of
 
 __all__ = ["Scorer", "score_files", "dask_scores"]
@@ -36,20 +37,16 @@ class Scorer:
     """A loaded, calibrated bundle.  Use :meth:`load` (cached per process) rather than the constructor."""
 
     def __init__(self, path: str | os.PathLike[str], backend: str = "keras") -> None:
-        import json
-
+        if backend not in ("keras", "onnxruntime"):
+            raise HepmlError(f"unknown Scorer backend {backend!r}; choose keras or onnxruntime")
         self.path = str(Path(path).resolve())
         self.backend = backend
+        # every part is checked before a network is loaded: a bundle that could score wrongly never scores
         self.info = read_info(path)
-        self.spec = load_spec(path)
+        self.spec = load_spec(path, self.info)
         self.columns: list[str] = list(self.info["columns"])
-        if backend == "keras":
-            self.models = load_keras_models(path, self.info)
-        elif backend == "onnxruntime":
-            self.models = _onnx_sessions(Path(path), self.info)
-        else:
-            raise HepmlError(f"unknown Scorer backend {backend!r}; choose keras or onnxruntime")
-        self.calibrator = calibrator_from_dict(json.loads((Path(path) / "calibration.json").read_text()))
+        self.calibrator = load_calibrator(path, self.info)
+        self.models = load_keras_models(path, self.info) if backend == "keras" else _onnx_sessions(Path(path), self.info)
         self._lock = threading.Lock()
 
     @classmethod
@@ -71,8 +68,8 @@ class Scorer:
         key = self.info["fold_key"]
         return names + [key] if key not in names else names
 
-    def features(self, arrays: Any, *, where: str = "input") -> np.ndarray:
-        table = self.spec.build(_as_array(arrays), where=where, with_ids=False)
+    def features(self, arrays: Any, *, where: str = "input", entries: np.ndarray | None = None) -> np.ndarray:
+        table = self.spec.build(_as_array(arrays), where=where, entries=entries, with_ids=False)
         return table.select(self.columns).X
 
     def predict_raw(self, X: np.ndarray, events: np.ndarray | None) -> np.ndarray:
@@ -81,20 +78,25 @@ class Scorer:
             from hepml.models.dense import predict
         else:
             predict = _onnx_predict
-        out = np.empty(len(X))
+        out = np.full(len(X), np.nan)
         with self._lock:
             if events is None or len(self.models) == 1:  # no event number, or one network for all
                 out[:] = np.mean([predict(m, X) for m in self.models], axis=0)
             else:
-                fold = fold_of(events, self.info["k"], self.info["seed"])
+                fold = fold_of(events, len(self.models), self.info["seed"])
                 for j, model in enumerate(self.models):
                     rows = fold == j
                     if rows.any():
                         out[rows] = predict(model, X[rows])
+        bad = ~np.isfinite(out)
+        if bad.any():  # never write a score that no network produced
+            raise BundleError(f"{self.path}: {int(bad.sum())} of {len(out)} events got no finite score from the "
+                              "bundle's networks; the bundle is damaged, retrain it")
         return out
 
-    def __call__(self, arrays: Any, *, where: str = "input") -> dict[str, np.ndarray]:
-        """Score one block of events: ``{'score': calibrated, 'score_raw': network output}``."""
+    def __call__(self, arrays: Any, *, where: str = "input", entries: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Score one block of events: ``{'score': calibrated, 'score_raw': network output}``;
+        ``entries`` (their entry numbers in the file) make error messages point at the right event."""
         arrays = _flatten_collections(_as_array(arrays), self.branches)
         fields = set(arrays.fields)
         missing = [b for b in self.branches if b not in fields and b != self.info["fold_key"]]
@@ -105,7 +107,7 @@ class Scorer:
             )
         key = self.info["fold_key"]
         events = np.asarray(ak.to_numpy(arrays[key])) if key in fields else None
-        raw = self.predict_raw(self.features(arrays, where=where), events)
+        raw = self.predict_raw(self.features(arrays, where=where, entries=entries), events)
         return {"score": np.clip(self.calibrator.predict(raw), 0.0, 1.0).astype(np.float32),
                 "score_raw": raw.astype(np.float32)}
 
@@ -122,7 +124,7 @@ class Scorer:
         if cut:
             reads = list(dict.fromkeys(reads + sorted(cut.names - set(self.spec.defines))))
         for chunk in iterate(source, reads, step_size=step_size):
-            scores = self(chunk.arrays, where=str(chunk.source))
+            scores = self(chunk.arrays, where=str(chunk.source), entries=chunk.entries)
             columns: dict[str, Any] = {f"{prefix}{k}": v for k, v in scores.items()}
             if cut is not None:
                 columns[f"{prefix}pass_cut"] = np.asarray(ak.to_numpy(ak.fill_none(cut.evaluate(chunk.arrays), False)), bool)
@@ -135,17 +137,26 @@ class Scorer:
                    in_place: bool = False, event_id: Iterable[str] | None = None) -> Path | None:
         """Write the scores of one input file as a friend tree in ``output`` (or, opt-in, in place)."""
         (src,) = resolve_sources(source, self.spec.tree) if isinstance(source, str) else [source]
-        if in_place:
-            chunks = list(self.iter_scores(src, prefix=prefix or "hepml_", step_size=step_size, event_id=()))
-            columns = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]} if chunks else {}
-            add_branches_in_place(src, columns)
+        if in_place:  # the whole file's scores in memory: add_branches writes each branch in one go
+            prefix = prefix or "hepml_"
+            chunks = list(self.iter_scores(src, prefix=prefix, step_size=step_size, event_id=()))
+            names = chunks[0] if chunks else self._empty_columns(src, prefix)
+            add_branches_in_place(src, {k: np.concatenate([c[k] for c in chunks]) if chunks else names[k]
+                                        for k in names})
             return None
         if output is None:
             raise HepmlError("score_file: give an output path (or in_place=True)")
         n = int(open_tree(src).num_entries)
-        empty = {f"{prefix}score": np.float32, f"{prefix}score_raw": np.float32}
+        empty = {k: v.dtype for k, v in self._empty_columns(src, prefix).items()}
         return write_friend(output, self.iter_scores(src, prefix=prefix, step_size=step_size, event_id=event_id),
                             tree=tree, expected_entries=n, empty_types=empty)
+
+    def _empty_columns(self, source: Source, prefix: str) -> dict[str, np.ndarray]:
+        """The score branches of an empty tree, typed as a filled one would have them."""
+        columns = {f"{prefix}score": np.zeros(0, np.float32), f"{prefix}score_raw": np.zeros(0, np.float32)}
+        if self.spec.cut:
+            columns[f"{prefix}pass_cut"] = np.zeros(0, bool)
+        return columns
 
 
 def _load(path: str, backend: str) -> Scorer:
@@ -237,9 +248,13 @@ def score_files(bundle: str | os.PathLike[str], inputs: list[str], outputs: list
                 prefix: str = "", step_size: int | str = "100 MB", in_place: bool = False,
                 backend: str = "keras") -> list[str]:
     """Score each input file into its own friend-tree file (same entries, same order)."""
+    if in_place and outputs:
+        raise ConfigError("score: --in-place writes into the inputs themselves, --out to new files; give one of them")
+    if not in_place:
+        if len(inputs) != len(outputs):
+            raise ConfigError(f"score: {len(inputs)} inputs but {len(outputs)} outputs; give one output per input")
+        check_outputs(inputs, outputs)
     scorer = Scorer.load(bundle, backend)
-    if not in_place and len(inputs) != len(outputs):
-        raise HepmlError(f"score: {len(inputs)} inputs but {len(outputs)} outputs; give one output per input")
     done = []
     for i, source in enumerate(inputs):
         scorer.score_file(source, None if in_place else outputs[i], tree=tree, prefix=prefix,

@@ -16,7 +16,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from hepml.bundle import FORMAT_VERSION, BUNDLE_FILE, provenance, read_info, write_json
+from hepml.bundle import FORMAT_VERSION, load_keras_file, provenance, read_info, write_info, write_json
 from hepml.errors import BundleError, EmptyInputError, HepmlError
 from hepml.io.atomic import atomic_path
 from hepml.io.images import PIXEL_BRANCHES, densify, gather, iter_images
@@ -128,20 +128,19 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
         folder.mkdir()
         model.save(folder / "model.keras")
         write_json(folder / "history.json", history)
-        write_json(folder / BUNDLE_FILE, info)
+        write_info(folder, info)
     return info
 
 
 def load_segmenter(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
     """The network (loaded with safe_mode: its custom layers are registered, no code runs) and its info."""
-    import keras
-
     import hepml.models.uresnet  # noqa: F401  (registers the custom layers)
 
     info = read_info(path)
     if info.get("kind") != "segmentation":
-        raise BundleError(f"{path}: not a segmentation bundle (kind {info.get('kind')!r})")
-    return keras.saving.load_model(Path(path) / "model.keras", safe_mode=True, compile=False), info
+        raise BundleError(f"{path}: not a segmentation bundle (kind {info.get('kind')!r}); use the bundle "
+                          "'hepml train-segmentation' wrote")
+    return load_keras_file(path, info["models"][0]), info
 
 
 def _predict(model: Any, charge: np.ndarray, batch: int = 16) -> np.ndarray:

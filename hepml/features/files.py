@@ -15,6 +15,7 @@ import uproot
 
 from hepml.errors import EmptyInputError, MissingBranchError, closest
 from hepml.features.spec import FeatureSpec, FeatureTable
+from hepml.io.outputs import check_outputs
 from hepml.io.read import Source
 from hepml.io.write import write_friend
 
@@ -26,6 +27,7 @@ TREE = "features"
 def write_features(spec: FeatureSpec, inputs: str | Source | Iterable[str | Source], out: str | os.PathLike[str], *,
                    label: float | None = None, step_size: int | str = "100 MB") -> int:
     """Build the spec's features from ``inputs`` and write them to ``out``; returns the number of events."""
+    check_outputs([inputs] if isinstance(inputs, (str, Source, os.PathLike)) else list(inputs), [out])
     count = 0
 
     def chunks() -> Iterable[dict[str, np.ndarray]]:

@@ -32,12 +32,14 @@ import numpy as np
 import yaml
 
 from hepml.errors import ConfigError, MissingBranchError, NonFiniteFeatureError, closest
-from hepml.expr import Expression
+from hepml.expr import MAX_OBJECTS, Expression
 from hepml.io.read import Chunk, Source, iterate
 
 __all__ = ["Feature", "FeatureSpec", "FeatureTable", "RESERVED"]
 
 RESERVED = ("weight", "label")
+MAX_DEFINE_DEPTH = 32  # definitions built on definitions: deeper chains are refused, not recursed into
+_FEATURE_KEYS = {"expr", "first", "fill", "mask"}
 _SPEC_KEYS = {"tree", "fill", "nan_policy", "nan_value", "cut", "define", "features", "groups",
               "weight", "label", "event_id", "version", "description"}
 
@@ -114,24 +116,29 @@ class FeatureSpec:
         self.config = dict(config)
         unknown = sorted(set(self.config) - _SPEC_KEYS)
         if unknown:
-            raise ConfigError(f"{origin}: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(_SPEC_KEYS))}")
+            raise ConfigError(f"{origin}: unknown key {unknown[0]!r} (closest: {closest(unknown[0], _SPEC_KEYS)});"
+                              f" allowed keys: {', '.join(sorted(_SPEC_KEYS))}")
         self.tree: str | None = self.config.get("tree")
-        self.fill = float(self.config.get("fill", 0.0))
+        self.fill = _number(self.config.get("fill", 0.0), f"{origin}: fill")
         self.nan_policy = str(self.config.get("nan_policy", "raise"))
         if self.nan_policy not in ("raise", "replace"):
             raise ConfigError(f"{origin}: nan_policy must be 'raise' or 'replace', not {self.nan_policy!r}")
-        self.nan_value = float(self.config.get("nan_value", 0.0))
+        self.nan_value = _number(self.config.get("nan_value", 0.0), f"{origin}: nan_value")
         self.cut = self.config.get("cut")
         self.defines = {
             str(k): Expression(str(v), context=f"{origin}: define.{k}")
             for k, v in (self.config.get("define") or {}).items()
         }
-        self.features = [self._feature(k, v) for k, v in (self.config.get("features") or {}).items()]
+        features = self.config.get("features") or {}
+        if not isinstance(features, Mapping):
+            raise ConfigError(f"{origin}: 'features' must be a mapping of name: expression")
+        self.features = [self._feature(str(k), v) for k, v in features.items()]
         if not self.features:
             raise ConfigError(f"{origin}: 'features' is empty; define at least one feature")
         self.weight = Expression(str(self.config.get("weight", 1)), context=f"{origin}: weight")
         self.label = Expression(str(self.config["label"]), context=f"{origin}: label") if "label" in self.config else None
-        self.event_id: list[str] = list(self.config.get("event_id") or [])
+        self.event_id: list[str] = [str(e) for e in (self.config.get("event_id") or [])]
+        self._check_columns()
         self.groups: dict[str, list[str]] = {k: list(v) for k, v in (self.config.get("groups") or {}).items()}
         for group, cols in self.groups.items():
             for col in cols:
@@ -140,16 +147,35 @@ class FeatureSpec:
         self._check_cycles()
 
     def _feature(self, name: str, value: Any) -> Feature:
+        key = f"{self.origin}: features.{name}"
         if name in RESERVED:
-            raise ConfigError(f"{self.origin}: features.{name}: {name!r} is reserved; rename the feature")
-        if isinstance(value, Mapping):
-            if "expr" not in value:
-                raise ConfigError(f"{self.origin}: features.{name} needs an 'expr' key")
-            first = value.get("first")
-            return Feature(name, Expression(str(value["expr"]), context=f"{self.origin}: features.{name}"),
-                           None if first is None else int(first), float(value.get("fill", self.fill)),
-                           bool(value.get("mask", False)))
-        return Feature(name, Expression(str(value), context=f"{self.origin}: features.{name}"), fill=self.fill)
+            raise ConfigError(f"{key}: {name!r} is reserved; rename the feature")
+        if not isinstance(value, Mapping):
+            return Feature(name, Expression(str(value), context=key), fill=self.fill)
+        unknown = sorted(set(value) - _FEATURE_KEYS)
+        if unknown:
+            raise ConfigError(f"{key}: unknown key {unknown[0]!r} (closest: {closest(unknown[0], _FEATURE_KEYS)});"
+                              f" a feature takes {', '.join(sorted(_FEATURE_KEYS))}")
+        if "expr" not in value:
+            raise ConfigError(f"{key} needs an 'expr' key")
+        first = value.get("first")
+        if first is not None and (isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= MAX_OBJECTS):
+            raise ConfigError(f"{key}.first: {first!r} is not a whole number of objects between 1 and {MAX_OBJECTS}")
+        fill = _number(value.get("fill", self.fill), f"{key}.fill")
+        mask = value.get("mask", False)
+        if not isinstance(mask, bool):
+            raise ConfigError(f"{key}.mask: {mask!r} is not true or false")
+        return Feature(name, Expression(str(value["expr"]), context=key), first, fill, mask)
+
+    def _check_columns(self) -> None:
+        """Column names must be unique and must not hide the weight, label or an event identifier."""
+        taken = {n: "a reserved column" for n in RESERVED} | {n: "an event identifier (event_id)" for n in self.event_id}
+        for feature in self.features:
+            for column in feature.columns:
+                if column in taken:
+                    raise ConfigError(f"{self.origin}: features.{feature.name}: column {column!r} would shadow "
+                                      f"{taken[column]}; rename the feature")
+                taken[column] = f"a column of features.{feature.name}"
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> FeatureSpec:
@@ -165,17 +191,25 @@ class FeatureSpec:
         return cls(config, origin=str(path))
 
     def _check_cycles(self) -> None:
-        state: dict[str, int] = {}
+        """No definition may refer to itself, and chains of definitions stay shallow (each level of a
+        chain is a level of recursion when the features are built)."""
+        depth: dict[str, int] = {}  # 0 while being visited, then the chain depth below the name
 
-        def visit(name: str, chain: tuple[str, ...]) -> None:
-            if state.get(name) == 2:
-                return
-            if state.get(name) == 1:
-                raise ConfigError(f"{self.origin}: define.{name} refers to itself ({' -> '.join(chain + (name,))})")
-            state[name] = 1
-            for dep in self.defines[name].names & set(self.defines):
-                visit(dep, chain + (name,))
-            state[name] = 2
+        def visit(name: str, chain: tuple[str, ...]) -> int:
+            if name in depth:
+                if depth[name] == 0:
+                    raise ConfigError(f"{self.origin}: define.{name} refers to itself ({' -> '.join(chain + (name,))})")
+                return depth[name]
+            if len(chain) >= MAX_DEFINE_DEPTH:
+                raise ConfigError(f"{self.origin}: define.{chain[0]}: definitions nested more than {MAX_DEFINE_DEPTH}"
+                                  f" deep ({chain[0]} -> ... -> {name}); flatten the chain")
+            depth[name] = 0
+            below = max((visit(dep, chain + (name,)) for dep in self.defines[name].names & set(self.defines)), default=0)
+            if below + 1 > MAX_DEFINE_DEPTH:
+                raise ConfigError(f"{self.origin}: define.{name}: definitions nested more than {MAX_DEFINE_DEPTH}"
+                                  " deep; flatten the chain")
+            depth[name] = below + 1
+            return depth[name]
 
         for name in self.defines:
             visit(name, ())
@@ -201,11 +235,13 @@ class FeatureSpec:
                 branches.append(name)
         return branches + [e for e in self.event_id if e not in branches]
 
-    def build(self, arrays: Any, *, label: float | None = None, where: str = "input", offset: int = 0,
-              with_ids: bool = True) -> FeatureTable:
+    def build(self, arrays: Any, *, label: float | None = None, where: str = "input",
+              entries: np.ndarray | None = None, with_ids: bool = True) -> FeatureTable:
         """Features of one chunk (an awkward array or a mapping of branch arrays).
 
-        ``with_ids=False`` skips the event identifiers (scoring needs only the features).
+        ``entries`` are the rows' entry numbers in the input file, so a message about a bad value
+        points at the entry a user can look up; ``with_ids=False`` skips the event identifiers
+        (scoring needs only the features).
         """
         cache: dict[str, Any] = {}
         fields = set(arrays.fields) if isinstance(arrays, ak.Array) else set(arrays)
@@ -224,14 +260,19 @@ class FeatureSpec:
             return cache[name]
 
         n = len(arrays) if isinstance(arrays, ak.Array) else len(arrays[next(iter(fields))]) if fields else 0
+        rows = np.arange(n) if entries is None else np.asarray(entries)
         # column-major float32: each feature is written contiguously, with no float64 intermediate
         X = np.empty((n, len(self.columns)), dtype=np.float32, order="F")
         i = 0
         for feature in self.features:
-            for column in self._columns(feature, feature.expr.evaluate(lookup), n, where, offset):
+            for column in self._columns(feature, feature.expr.evaluate(lookup), n, where, rows):
                 X[:, i] = column
                 i += 1
         weight = _flat(self.weight.evaluate(lookup), n, "weight", where).astype(np.float64)
+        bad = ~np.isfinite(weight)
+        if bad.any():  # never replaced: a weight is physics, not a feature to patch
+            raise NonFiniteFeatureError(f"{where}: weight {self.weight.text!r} is {weight[bad][0]} at entry "
+                                        f"{rows[np.argmax(bad)]}; fix the weight expression or the input")
         if label is not None:
             y = np.full(n, float(label), dtype=np.float32)
         elif self.label is not None:
@@ -241,12 +282,12 @@ class FeatureSpec:
         ids = {name: np.asarray(ak.to_numpy(lookup(name))).astype(np.int64) for name in self.event_id if with_ids}
         return FeatureTable(X, self.columns, weight, y, ids)
 
-    def _columns(self, feature: Feature, value: Any, n: int, where: str, offset: int) -> list[np.ndarray]:
+    def _columns(self, feature: Feature, value: Any, n: int, where: str, rows: np.ndarray) -> list[np.ndarray]:
         if feature.first is not None:
             padded = ak.pad_none(value, feature.first, axis=-1, clip=True)
             mask = ~ak.to_numpy(ak.is_none(padded, axis=-1)).astype(bool)
             values = ak.to_numpy(ak.fill_none(padded, feature.fill, axis=-1))
-            out = [self._finite(values[:, i], f"{feature.name}_{i}", where, offset) for i in range(feature.first)]
+            out = [self._finite(values[:, i], f"{feature.name}_{i}", where, rows) for i in range(feature.first)]
             return out + ([mask[:, i].astype(np.float64) for i in range(feature.first)] if feature.mask else [])
         array = value if not isinstance(value, ak.Array) else ak.fill_none(value, feature.fill)
         if isinstance(array, ak.Array) and array.ndim > 1:
@@ -254,15 +295,14 @@ class FeatureSpec:
                 f"{self.origin}: features.{feature.name} is jagged (one value per object); index it"
                 f" ({feature.expr.text}[:, 0]) or add 'first: N'"
             )
-        return [self._finite(_flat(array, n, feature.name, where), feature.name, where, offset)]
+        return [self._finite(_flat(array, n, feature.name, where), feature.name, where, rows)]
 
-    def _finite(self, values: np.ndarray, name: str, where: str, offset: int) -> np.ndarray:
+    def _finite(self, values: np.ndarray, name: str, where: str, rows: np.ndarray) -> np.ndarray:
         bad = ~np.isfinite(values)
         if bad.any():
             if self.nan_policy == "raise":
-                entry = offset + int(np.argmax(bad))
                 raise NonFiniteFeatureError(
-                    f"{where}: feature {name!r} is {values[bad][0]} at entry {entry};"
+                    f"{where}: feature {name!r} is {values[bad][0]} at entry {rows[np.argmax(bad)]};"
                     " fix the expression or set nan_policy: replace in the feature spec"
                 )
             values = np.where(bad, self.nan_value, values)
@@ -282,12 +322,18 @@ class FeatureSpec:
             yield self.build_chunk(chunk, label=label)
 
     def build_chunk(self, chunk: Chunk, *, label: float | None = None) -> FeatureTable:
-        return self.build(chunk.arrays, label=label, where=str(chunk.source), offset=chunk.entry_start)
+        return self.build(chunk.arrays, label=label, where=str(chunk.source), entries=chunk.entries)
 
     def empty_table(self) -> FeatureTable:
         cols = self.columns
         return FeatureTable(np.zeros((0, len(cols)), np.float32), cols, np.zeros(0), np.zeros(0, np.float32),
                             {k: np.zeros(0, np.int64) for k in self.event_id})
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{key}: {value!r} is not a number")
+    return float(value)
 
 
 def _flat(value: Any, n: int, name: str, where: str) -> np.ndarray:

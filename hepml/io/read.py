@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
+import numpy as np
 import uproot
 
 from hepml.errors import (
+    ConfigError,
     CorruptFileError,
     HepmlError,
     MissingBranchError,
@@ -31,7 +33,8 @@ from hepml.errors import (
 )
 from hepml.expr import parse
 
-__all__ = ["Source", "Chunk", "open_file", "list_trees", "resolve_sources", "open_tree", "iterate", "select_branches", "num_entries"]
+__all__ = ["Source", "Chunk", "open_file", "list_trees", "resolve_sources", "open_tree", "iterate", "select_branches",
+           "num_entries", "parse_step_size"]
 
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple", "ROOT::Experimental::RNTuple")
 _REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -57,12 +60,28 @@ class Source:
 
 @dataclass
 class Chunk:
-    """A block of entries ``[entry_start, entry_stop)`` of one source, before any cut."""
+    """A block of entries ``[entry_start, entry_stop)`` of one source; ``entries`` are the entry
+    numbers in the file of the rows of ``arrays`` (those that passed the cut), for messages."""
 
     arrays: ak.Array
     source: Source
     entry_start: int
     entry_stop: int
+    entries: np.ndarray
+
+
+def parse_step_size(value: int | str) -> int | str:
+    """A number of entries (``1000``, also as a string) or a memory size with units (``"100 MB"``)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if value < 1:
+            raise ConfigError(f"step_size {value}: give a positive number of entries or a size such as '100 MB'")
+        return int(value)
+    text = str(value).strip()
+    if text.isdigit():
+        return parse_step_size(int(text))
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[kMGT]?i?B", text, flags=re.IGNORECASE):
+        raise ConfigError(f"step_size {value!r}: give a number of entries (1000) or a memory size with units ('100 MB')")
+    return text
 
 
 def resolve_sources(inputs: str | Source | Iterable[str | Source], tree: str | None = None) -> list[Source]:
@@ -94,8 +113,13 @@ def resolve_sources(inputs: str | Source | Iterable[str | Source], tree: str | N
 
 
 def open_file(source: Source) -> Any:
+    if not source.remote and os.path.isdir(source.path):
+        raise NotROOTFileError(f"{source.path}: is a directory, not a ROOT file; pass the .root files inside it"
+                               f" (e.g. '{os.path.join(source.path, '*.root')}')")
     try:
         return uproot.open(source.path)
+    except PermissionError:
+        raise CorruptFileError(f"{source.path}: permission denied; make the file readable (chmod +r) or copy it") from None
     except FileNotFoundError:
         raise MissingFileError(f"{source.path}: no such file; check the path") from None
     except ValueError as err:
@@ -171,6 +195,15 @@ def select_branches(tree: Any, names: Iterable[str] = (), patterns: Iterable[str
     return list(dict.fromkeys(chosen))
 
 
+def _event_mask(value: Any, n: int, cut: str | None, where: str) -> np.ndarray:
+    """The cut as one boolean per event; a per-object cut is an error, not a silent object filter."""
+    if isinstance(value, ak.Array) and value.ndim > 1:
+        raise ConfigError(f"{where}: cut {cut!r} gives one value per object, not per event; reduce it with "
+                          f"any(...) or all(...), e.g. any({cut})")
+    mask = np.asarray(ak.to_numpy(ak.fill_none(value, False)) if isinstance(value, ak.Array) else value, dtype=bool)
+    return np.broadcast_to(mask, (n,)) if mask.ndim == 0 else mask
+
+
 def num_entries(source: Source) -> int:
     return int(open_tree(source).num_entries)
 
@@ -191,6 +224,7 @@ def iterate(
     chunk keeps only the entries that pass.  Memory is bounded by ``step_size``, not the file size.
     """
     sources = resolve_sources(inputs, tree)
+    step_size = parse_step_size(step_size)
     cut_expr = parse(cut, "cut") if cut else None
     for source in sources:
         ttree = open_tree(source)
@@ -207,13 +241,15 @@ def iterate(
         try:
             for arrays in ttree.iterate(read, step_size=step_size, library="ak", entry_stop=entry_stop):
                 stop = start + len(arrays)
+                entries = np.arange(start, stop)
                 if cut_expr is not None:
-                    mask = ak.fill_none(cut_expr.evaluate(arrays), False)
-                    if not ak.all(mask):  # filtering copies every branch: skip it when all pass
+                    mask = _event_mask(cut_expr.evaluate(arrays), len(arrays), cut, where)
+                    if not mask.all():  # filtering copies every branch: skip it when all pass
                         arrays = arrays[mask]
+                        entries = entries[mask]
                 if extra:
                     arrays = arrays[names]
-                yield Chunk(arrays, Source(source.path, source.tree or ttree.name), start, stop)
+                yield Chunk(arrays, Source(source.path, source.tree or ttree.name), start, stop, entries)
                 start = stop
         except HepmlError:
             raise

@@ -1,4 +1,4 @@
-"""Score write-back: a friend tree per input file (default) or, opt-in, branches added in place.
+"""Score write-back: a friend tree per input file (branches added in place: :mod:`hepml.io.inplace`).
 
 The friend tree has the same entries in the same order as the input tree, so
 ``tree->AddFriend("scores", "scores.root")`` in ROOT lines them up.  Flat branches hold one
@@ -8,7 +8,6 @@ value per event; jagged ones (one per object or pixel) are written with a counte
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,10 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from hepml.errors import CorruptFileError, HepmlError
+from hepml.errors import CorruptFileError
 from hepml.io.atomic import atomic_path
-from hepml.io.read import Source, open_tree
 
-__all__ = ["write_friend", "add_branches_in_place", "DEFAULT_EVENT_ID"]
+__all__ = ["write_friend", "as_writable", "DEFAULT_EVENT_ID"]
 
 DEFAULT_EVENT_ID = ("run", "luminosityBlock", "event")
 Columns = Mapping[str, Any]
@@ -44,7 +42,7 @@ def write_friend(
     with atomic_path(path) as tmp:
         with uproot.recreate(tmp) as out:
             for columns in chunks:
-                columns = {k: _as_writable(v) for k, v in columns.items()}
+                columns = {k: as_writable(v) for k, v in columns.items()}
                 size = len(next(iter(columns.values()))) if columns else 0
                 if tree not in out:
                     _mktree(out, tree, _branch_types(columns))
@@ -73,41 +71,7 @@ def _mktree(out: Any, tree: str, types: Mapping[str, Any]) -> None:
                counter_name=lambda counted: f"n{counted}")
 
 
-def _as_writable(values: Any) -> Any:
+def as_writable(values: Any) -> Any:
     if isinstance(values, ak.Array):
         return values if values.ndim > 1 or values.fields else ak.to_numpy(values)
     return np.asarray(values)
-
-
-def add_branches_in_place(source: Source, columns: Columns) -> None:
-    """Opt-in: add branches to the user's own tree (uproot >= 5.7 ``add_branches``).
-
-    The file is copied to a temporary name, the branches go into the copy, the copy is checked,
-    then it replaces the original: a failure at any point leaves the input untouched.
-    """
-    tree = open_tree(source)
-    name = source.tree or tree.name
-    where = f"{source.path}:{name}"
-    if not hasattr(tree, "branches"):
-        raise HepmlError(f"{where}: in-place writing supports TTrees only (this is an RNTuple); use the friend-tree output")
-    n = int(tree.num_entries)
-    clash = sorted(set(columns) & set(tree.keys()))
-    if clash:
-        raise HepmlError(f"{where}: branch {clash[0]!r} exists already; choose another --prefix or use the friend-tree output")
-    for key, values in columns.items():
-        if len(values) != n:
-            raise HepmlError(f"{where}: branch {key!r} has {len(values)} entries, the tree has {n}")
-    with atomic_path(source.path) as tmp:
-        shutil.copyfile(source.path, tmp)
-        try:
-            with uproot.update(tmp) as f:
-                f[name].add_branches({k: _as_writable(v) for k, v in columns.items()})
-        except NotImplementedError as err:
-            raise HepmlError(
-                f"{where}: uproot cannot add branches to this tree ({' '.join(str(err).split())[:120]});"
-                " the input is unchanged, use the friend-tree output"
-            ) from None
-        with uproot.open(tmp) as check:
-            got = check[name]
-            if got.num_entries != n or not set(columns) <= set(got.keys()):
-                raise CorruptFileError(f"{where}: in-place write could not be verified; the input is unchanged")

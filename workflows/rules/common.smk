@@ -4,7 +4,6 @@ import glob
 import importlib.util
 import json
 import os
-import shlex
 
 from snakemake.utils import validate
 
@@ -39,8 +38,8 @@ def read_sample_sheet(path):
 
 
 def as_json_arg(value):
-    """A config mapping as one shell-quoted JSON argument."""
-    return shlex.quote(json.dumps(value or {}))
+    """A config mapping as one JSON argument (the rules quote it with `:q`, like every value)."""
+    return json.dumps(value or {})
 
 
 def stem(path):
@@ -59,7 +58,20 @@ HIGGS_MODELS = list(HIGGS["models"]) + (
     else []
 )
 HIGGS_BUNDLES = [f"{m}_{fs}" for m in HIGGS_MODELS for fs in HIGGS["featuresets"]]
-HIGGS_FILES = {(sample, stem(f)): f for sample, s in HIGGS_SAMPLES.items() for f in s["files"]}
+def one_output_per_file(samples):
+    """{(sample, stem): file}; two files of one sample with the same name would share a score file."""
+    files = {}
+    for sample, entry in samples.items():
+        for path in entry["files"]:
+            key = (sample, stem(path))
+            if key in files and os.path.realpath(files[key]) != os.path.realpath(path):
+                raise ValueError(f"config higgs.samples: sample {sample!r} has two files named {stem(path)}.root "
+                                 f"({files[key]} and {path}); their scores would share one output, rename one")
+            files[key] = path
+    return files
+
+
+HIGGS_FILES = one_output_per_file(HIGGS_SAMPLES)
 
 
 def higgs_targets():

@@ -20,8 +20,8 @@ rule cosmic_generate:
         mem_mb=3000,
         runtime=10,
     shell:
-        "hepml simulate lartpc --events {params.events} --seed {params.seed} --first-event {params.first}"
-        " --geometry {params.geometry} --detector {params.detector} --out {output.events} > {log} 2>&1"
+        "hepml simulate lartpc --events={params.events:q} --seed={params.seed:q} --first-event={params.first:q}"
+        " --geometry={params.geometry:q} --detector={params.detector:q} --out {output.events:q} > {log:q} 2>&1"
 
 
 rule cosmic_train:
@@ -44,8 +44,8 @@ rule cosmic_train:
         gpu=1,
         request_gpus=1,
     shell:
-        "hepml train-segmentation {input.events} --shape {params.shape} --model-config {params.config}"
-        " --seed {params.seed} --out {output.bundle} > {log} 2>&1"
+        "hepml train-segmentation {input.events:q} --shape={params.shape:q} --model-config={params.config:q}"
+        " --seed={params.seed:q} --out {output.bundle:q} > {log:q} 2>&1"
 
 
 rule cosmic_score:
@@ -64,8 +64,8 @@ rule cosmic_score:
         mem_mb=4000,
         runtime=30,
     shell:
-        "hepml score-pixels {input.bundle} {input.events} --out {output.scores} --threshold {params.threshold}"
-        " --write-removed > {log} 2>&1"
+        "hepml score-pixels {input.bundle:q} {input.events:q} --out {output.scores:q} --threshold={params.threshold:q}"
+        " --write-removed > {log:q} 2>&1"
 
 
 rule cosmic_evaluate:
@@ -87,6 +87,6 @@ rule cosmic_evaluate:
         mem_mb=4000,
         runtime=15,
     shell:
-        "hepml evaluate-segmentation --truth {input.events} --scores {input.scores} --shape {params.shape}"
-        " --threshold {params.threshold} --bundle {input.bundle} --displays {output.displays}"
-        " --out {output.metrics} > {log} 2>&1"
+        "hepml evaluate-segmentation --truth {input.events:q} --scores {input.scores:q} --shape={params.shape:q}"
+        " --threshold={params.threshold:q} --bundle {input.bundle:q} --displays {output.displays:q}"
+        " --out {output.metrics:q} > {log:q} 2>&1"

@@ -20,8 +20,8 @@ rule dann_generate:
         mem_mb=2000,
         runtime=10,
     shell:
-        "hepml simulate {wildcards.process} --events {params.events} --seed {params.seed}"
-        " --first-event {params.first} --detector {params.detector} --out {output.ntuple} > {log} 2>&1"
+        "hepml simulate {wildcards.process:q} --events={params.events:q} --seed={params.seed:q}"
+        " --first-event={params.first:q} --detector={params.detector:q} --out {output.ntuple:q} > {log:q} 2>&1"
 
 
 rule dann_features:
@@ -42,7 +42,7 @@ rule dann_features:
         mem_mb=3000,
         runtime=20,
     shell:
-        "hepml features {input.ntuple} --spec {input.spec} --label {params.label} --out {output.features} > {log} 2>&1"
+        "hepml features {input.ntuple:q} --spec {input.spec:q} --label={params.label:q} --out {output.features:q} > {log:q} 2>&1"
 
 
 rule dann_higgs:
@@ -68,8 +68,8 @@ rule dann_higgs:
         gpu=1,
         request_gpus=1,
     shell:
-        "hepml dann-higgs --source {input.source} --target {input.target} --spec {input.spec} --group {params.group}"
-        " --dnn-config {params.dnn} --dann-config {params.dann} --seed {params.seed} --out {output.run} > {log} 2>&1"
+        "hepml dann-higgs --source {input.source:q} --target {input.target:q} --spec {input.spec:q} --group={params.group:q}"
+        " --dnn-config={params.dnn:q} --dann-config={params.dann:q} --seed={params.seed:q} --out {output.run:q} > {log:q} 2>&1"
 
 
 rule dann_lartpc_generate:
@@ -93,8 +93,8 @@ rule dann_lartpc_generate:
         mem_mb=3000,
         runtime=10,
     shell:
-        "hepml simulate lartpc --events {params.events} --seed {params.seed} --first-event {params.first}"
-        " --geometry {params.geometry} --detector {params.detector} --out {output.events} > {log} 2>&1"
+        "hepml simulate lartpc --events={params.events:q} --seed={params.seed:q} --first-event={params.first:q}"
+        " --geometry={params.geometry:q} --detector={params.detector:q} --out {output.events:q} > {log:q} 2>&1"
 
 
 rule dann_lartpc:
@@ -121,9 +121,9 @@ rule dann_lartpc:
         gpu=1,
         request_gpus=1,
     shell:
-        "hepml dann-lartpc --source-train {input.source_train} --source-test {input.source_test}"
-        " --target-train {input.target_train} --target-test {input.target_test} --shape {params.shape}"
-        " --model-config {params.uresnet} --dann-config {params.dann} --seed {params.seed} --out {output.run} > {log} 2>&1"
+        "hepml dann-lartpc --source-train {input.source_train:q} --source-test {input.source_test:q}"
+        " --target-train {input.target_train:q} --target-test {input.target_test:q} --shape={params.shape:q}"
+        " --model-config={params.uresnet:q} --dann-config={params.dann:q} --seed={params.seed:q} --out {output.run:q} > {log:q} 2>&1"
 
 
 rule dann_metrics:
@@ -132,7 +132,7 @@ rule dann_metrics:
     output:
         metrics="results/dann/metrics.json",
     params:
-        parts=lambda wc, input: " ".join(f"{task}={path}/metrics.json" for task, path in input.items()),
+        parts=lambda wc, input: [f"{task}={path}/metrics.json" for task, path in input.items()],
     conda:
         "../envs/hepml.yaml"
     log:
@@ -141,4 +141,4 @@ rule dann_metrics:
         mem_mb=1000,
         runtime=5,
     shell:
-        "hepml dann-merge {params.parts} --out {output.metrics} > {log} 2>&1"
+        "hepml dann-merge {params.parts:q} --out {output.metrics:q} > {log:q} 2>&1"

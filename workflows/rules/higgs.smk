@@ -19,8 +19,8 @@ rule higgs_generate:
         mem_mb=2000,
         runtime=10,
     shell:
-        "hepml simulate {wildcards.process} --events {params.events} --seed {params.seed}"
-        " --first-event {params.first} --detector {params.detector} --out {output.ntuple} > {log} 2>&1"
+        "hepml simulate {wildcards.process:q} --events={params.events:q} --seed={params.seed:q}"
+        " --first-event={params.first:q} --detector={params.detector:q} --out {output.ntuple:q} > {log:q} 2>&1"
 
 
 rule higgs_features:
@@ -30,11 +30,9 @@ rule higgs_features:
     output:
         features="results/higgs/features/{sample}.root",
     params:
-        sources=lambda wc: " ".join(
-            shlex.quote(f"{f}:{HIGGS_SAMPLES[wc.sample]['tree']}") for f in HIGGS_SAMPLES[wc.sample]["files"]
-        ),
+        sources=lambda wc: [f"{f}:{HIGGS_SAMPLES[wc.sample]['tree']}" for f in HIGGS_SAMPLES[wc.sample]["files"]],
         label=lambda wc: HIGGS_SAMPLES[wc.sample]["label"],
-        weight=lambda wc: shlex.quote(HIGGS_SAMPLES[wc.sample]["weight"]),
+        weight=lambda wc: HIGGS_SAMPLES[wc.sample]["weight"],
     conda:
         "../envs/hepml.yaml"
     log:
@@ -43,8 +41,8 @@ rule higgs_features:
         mem_mb=3000,
         runtime=20,
     shell:
-        "hepml features {params.sources} --spec {input.spec} --label {params.label} --weight {params.weight}"
-        " --out {output.features} > {log} 2>&1"
+        "hepml features {params.sources:q} --spec {input.spec:q} --label={params.label:q} --weight={params.weight:q}"
+        " --out {output.features:q} > {log:q} 2>&1"
 
 
 rule higgs_train_fold:
@@ -57,7 +55,7 @@ rule higgs_train_fold:
         k=HIGGS["kfold"],
         seed=config["seed"],
         config=lambda wc: as_json_arg(HIGGS.get(wc.model)),
-        importance=lambda wc: "--importance" if f"{wc.model}_{wc.featureset}" == HIGGS["reference"] else "",
+        importance=lambda wc: ["--importance"] if f"{wc.model}_{wc.featureset}" == HIGGS["reference"] else [],
     wildcard_constraints:
         model="dnn|bdt|xgb",
         fold=r"\d+",
@@ -72,9 +70,9 @@ rule higgs_train_fold:
         gpu=lambda wc: 1 if wc.model == "dnn" else 0,
         request_gpus=lambda wc: 1 if wc.model == "dnn" else 0,
     shell:
-        "hepml train-fold {input.features} --spec {input.spec} --group {wildcards.featureset}"
-        " --model {wildcards.model} --k {params.k} --fold {wildcards.fold} --seed {params.seed}"
-        " --model-config {params.config} {params.importance} --out {output.fold} > {log} 2>&1"
+        "hepml train-fold {input.features:q} --spec {input.spec:q} --group={wildcards.featureset:q}"
+        " --model={wildcards.model:q} --k={params.k:q} --fold={wildcards.fold:q} --seed={params.seed:q}"
+        " --model-config={params.config:q} {params.importance:q} --out {output.fold:q} > {log:q} 2>&1"
 
 
 rule higgs_calibrate:
@@ -101,9 +99,9 @@ rule higgs_calibrate:
         mem_mb=4000,
         runtime=15,
     shell:
-        "hepml calibrate {input.features} --spec {input.spec} --group {wildcards.featureset}"
-        " --model {wildcards.model} --folds {input.folds} --seed {params.seed}"
-        " --calibration {params.calibration} --model-config {params.config} --out {output.bundle} > {log} 2>&1"
+        "hepml calibrate {input.features:q} --spec {input.spec:q} --group={wildcards.featureset:q}"
+        " --model={wildcards.model:q} --folds {input.folds:q} --seed={params.seed:q}"
+        " --calibration={params.calibration:q} --model-config={params.config:q} --out {output.bundle:q} > {log:q} 2>&1"
 
 
 rule higgs_score:
@@ -113,7 +111,7 @@ rule higgs_score:
     output:
         scores="results/higgs/scores/{sample}/{name}.root",
     params:
-        source=lambda wc: shlex.quote(f"{HIGGS_FILES[(wc.sample, wc.name)]}:{HIGGS_SAMPLES[wc.sample]['tree']}"),
+        source=lambda wc: f"{HIGGS_FILES[(wc.sample, wc.name)]}:{HIGGS_SAMPLES[wc.sample]['tree']}",
     conda:
         "../envs/hepml.yaml"
     log:
@@ -122,7 +120,7 @@ rule higgs_score:
         mem_mb=3000,
         runtime=30,
     shell:
-        "hepml score {input.bundle} {params.source} --out {output.scores} > {log} 2>&1"
+        "hepml score {input.bundle:q} {params.source:q} --out {output.scores:q} > {log:q} 2>&1"
 
 
 rule higgs_evaluate:
@@ -140,7 +138,7 @@ rule higgs_evaluate:
         mem_mb=3000,
         runtime=10,
     shell:
-        "hepml evaluate {input.bundles} --reference {params.reference} --out {output.metrics} > {log} 2>&1"
+        "hepml evaluate {input.bundles:q} --reference={params.reference:q} --out {output.metrics:q} > {log:q} 2>&1"
 
 
 rule higgs_plot:
@@ -159,5 +157,5 @@ rule higgs_plot:
         mem_mb=3000,
         runtime=10,
     shell:
-        "hepml plot {input.bundles} --features {input.features} --reference {params.reference}"
-        " --out {output.plots} > {log} 2>&1"
+        "hepml plot {input.bundles:q} --features {input.features:q} --reference={params.reference:q}"
+        " --out {output.plots:q} > {log:q} 2>&1"
