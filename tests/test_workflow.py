@@ -112,25 +112,48 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
 
 
 def test_user_ntuples_from_a_sample_sheet(tmp_path: Path) -> None:
-    """Several files per sample (a glob and a list), each scored into its own friend tree."""
+    """Several files per sample (a glob and a list), each scored into its own friend tree; file names
+    with spaces and shell syntax are quoted (nothing runs), a weight starting with '-' is a value."""
     from hepml.simulate.higgs import write_ntuple
 
     work = _workdir(tmp_path)
     data = work / "data"
+    names = {"sig": ["sig_$(touch PWNED)_0", "sig two_1"], "bkg": ["bkg_0", "bkg_1"]}
     for i in range(2):
-        write_ntuple(data / f"sig_{i}.root", "signal", 1500, seed=10 + i, first_event=1000 * i)
-        write_ntuple(data / f"bkg_{i}.root", "background", 1500, seed=20 + i, first_event=10**6 + 1000 * i)
+        write_ntuple(data / f"{names['sig'][i]}.root", "signal", 1500, seed=10 + i, first_event=1000 * i)
+        write_ntuple(data / f"{names['bkg'][i]}.root", "background", 1500, seed=20 + i, first_event=10**6 + 1000 * i)
     (work / "samples.tsv").write_text(
         "sample\tfiles\ttree\tlabel\tweight\n"
-        "sig\tdata/sig_*.root\tEvents\t1\tgenWeight * 2\n"
-        "bkg\tdata/bkg_0.root,data/bkg_1.root\tEvents\t0\tgenWeight\n"
+        "sig\tdata/sig*.root\tEvents\t1\tgenWeight * 2\n"
+        "bkg\tdata/bkg_0.root,data/bkg_1.root\tEvents\t0\t-genWeight * -1\n"
     )
     config = yaml.safe_load((work / "workflows/config/user_ntuples.yaml").read_text())
     config["higgs"].update(samples="samples.tsv", kfold=2, dnn=SMALL, bdt={"max_iter": 20})
     (work / "user.yaml").write_text(yaml.safe_dump(config))
     run = _snakemake(work, "--cores", "2", "--configfile", "user.yaml")
     assert run.returncode == 0, run.stderr[-3000:]
-    for sample, stem in (("sig", "sig_0"), ("sig", "sig_1"), ("bkg", "bkg_0"), ("bkg", "bkg_1")):
-        assert uproot.open(work / f"results/higgs/scores/{sample}/{stem}.root")["scores"].num_entries == 1500
+    assert not list(work.rglob("PWNED")), "a file name ran as a shell command"
+    for sample, stems in names.items():
+        for stem in stems:
+            assert uproot.open(work / f"results/higgs/scores/{sample}/{stem}.root")["scores"].num_entries == 1500
     weights = uproot.open(work / "results/higgs/features/sig.root")["features"]["weight"].array(library="np")
     assert set(np.unique(np.abs(weights))) == {2.0}  # the sample sheet's weight expression was used
+    background = uproot.open(work / "results/higgs/features/bkg.root")["features"]["weight"].array(library="np")
+    raw = np.concatenate([uproot.open(data / f"{stem}.root")["Events"]["genWeight"].array(library="np")
+                          for stem in names["bkg"]])
+    np.testing.assert_array_equal(background, raw)  # '-genWeight * -1' arrived as a value, not an option
+
+
+def test_config_mistakes_are_named(tmp_path: Path) -> None:
+    """A misspelt top-level key and two files that would share a score file stop the workflow."""
+    work = _workdir(tmp_path)
+    (work / "typo.yaml").write_text(yaml.safe_dump({"task": ["higgs"]}))
+    out = _snakemake(work, "-n", "--configfile", "typo.yaml")
+    assert out.returncode != 0 and "('task' was unexpected)" in out.stdout + out.stderr
+    for folder in ("a", "b"):
+        (work / folder).mkdir()
+        (work / folder / "x.root").write_bytes(b"")
+    (work / "samples.tsv").write_text("sample\tfiles\ttree\tlabel\tweight\nsig\ta/x.root,b/x.root\tEvents\t1\t1\n")
+    (work / "dup.yaml").write_text(yaml.safe_dump({"higgs": {"samples": "samples.tsv"}}))
+    out = _snakemake(work, "-n", "--configfile", "dup.yaml")
+    assert out.returncode != 0 and "two files named x.root" in out.stdout + out.stderr
