@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from hepml import __version__
+
 __all__ = ["main", "build_parser"]
 
 
@@ -259,7 +261,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hepml", description="ROOT ntuples -> features -> classifiers -> calibrated scores.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
-    parser.add_argument("--version", action="version", version="hepml 0.1.0")
+    parser.add_argument("--version", action="version", version=f"hepml {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
 
     def verb(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:

@@ -27,7 +27,15 @@ from hepml.calibration import make_calibrator
 from hepml.features.spec import FeatureTable
 from hepml.io.atomic import atomic_path
 from hepml.metrics import auc, ece
-from hepml.split import CALIBRATION, TRAIN, VALIDATION, fold_of, role_of
+from hepml.split import (
+    CALIBRATION,
+    STUDY_SEED_OFFSET,
+    STUDY_TEST_FOLDS,
+    TRAIN,
+    VALIDATION,
+    is_study_test_event,
+    role_of,
+)
 
 __all__ = ["run_dann_higgs", "domain_auc", "gap_closed"]
 
@@ -58,8 +66,8 @@ def domain_auc(features_source: np.ndarray, features_target: np.ndarray, seed: i
 
 def _split(table: FeatureTable, seed: int) -> dict[str, np.ndarray]:
     events = table.event_id["event"]
-    test = fold_of(events, 4, seed + 101) == 0
-    role = role_of(events, 4, seed + 101)
+    test = is_study_test_event(events, seed)
+    role = role_of(events, STUDY_TEST_FOLDS, seed + STUDY_SEED_OFFSET)
     return {"test": test, "train": ~test & (role == TRAIN), "val": ~test & (role == VALIDATION),
             "cal": ~test & (role == CALIBRATION)}
 

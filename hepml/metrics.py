@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["roc_curve", "auc", "bootstrap_auc", "rejection_at", "ece", "brier", "ks_test", "iou", "Roc"]
+__all__ = ["roc_curve", "auc", "bootstrap_auc", "rejection_at", "ece", "brier", "ks_test", "confusion_matrix", "iou",
+           "Roc"]
 
 
 @dataclass
@@ -100,8 +101,15 @@ def ks_test(a: np.ndarray, b: np.ndarray, wa: np.ndarray | None = None,
     return d, float(stats.kstwo.sf(d, n_eff))
 
 
-def iou(truth: np.ndarray, predicted: np.ndarray, cls: int) -> float:
-    """Intersection over union of one class."""
-    t, p = np.asarray(truth) == cls, np.asarray(predicted) == cls
-    union = np.count_nonzero(t | p)
-    return float(np.count_nonzero(t & p) / union) if union else float("nan")
+def confusion_matrix(truth: np.ndarray, predicted: np.ndarray, classes: int) -> np.ndarray:
+    """Counts ``[true class, predicted class]``, to be summed over chunks."""
+    t, p = np.asarray(truth, np.int64).ravel(), np.asarray(predicted, np.int64).ravel()
+    return np.bincount(t * classes + p, minlength=classes * classes).reshape(classes, classes).astype(np.float64)
+
+
+def iou(confusion: np.ndarray) -> np.ndarray:
+    """Intersection over union of each class from a confusion matrix (NaN for a class never seen
+    nor predicted): TP / (TP + FP + FN)."""
+    tp = np.diag(confusion)
+    union = confusion.sum(axis=0) + confusion.sum(axis=1) - tp
+    return np.divide(tp, union, out=np.full(len(tp), np.nan), where=union > 0)

@@ -23,6 +23,7 @@ from hepml.io.images import PIXEL_BRANCHES, densify, gather, iter_images
 from hepml.io.read import iterate, open_tree, resolve_sources
 from hepml.io.write import write_friend
 from hepml.simulate.lartpc import BACKGROUND, COSMIC, NEUTRINO
+from hepml.split import is_validation_window
 
 __all__ = ["train_segmentation", "load_segmenter", "score_pixels", "evaluate_segmentation"]
 
@@ -33,8 +34,8 @@ def _chunk(batch: int) -> int:
 
 
 def _in_split(arrays: Any, validation: bool) -> np.ndarray:
-    """The validation set is the events with ``event % 10 == 0``; the rest trains."""
-    return (ak.to_numpy(arrays["event"]) % 10 == 0) == validation
+    """Training or validation windows (:func:`hepml.split.is_validation_window`)."""
+    return is_validation_window(ak.to_numpy(arrays["event"])) == validation
 
 
 def _batches(inputs: Sequence[str], shape: Sequence[int], batch: int, validation: bool,

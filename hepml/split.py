@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["event_hash", "fold_of", "role_of", "TRAIN", "VALIDATION", "CALIBRATION"]
+__all__ = ["event_hash", "fold_of", "role_of", "TRAIN", "VALIDATION", "CALIBRATION", "is_validation_window",
+           "is_study_test_event", "STUDY_TEST_FOLDS", "STUDY_SEED_OFFSET"]
 
 TRAIN, VALIDATION, CALIBRATION = 0, 1, 2
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -40,3 +41,25 @@ def role_of(event: np.ndarray, k: int, seed: int = 0, *, validation: float = 0.1
     """TRAIN, VALIDATION or CALIBRATION for each event, independent of its fold."""
     u = (event_hash(event, seed) // np.uint64(k) % np.uint64(1_000_000)).astype(np.float64) / 1e6
     return np.where(u < calibration, CALIBRATION, np.where(u < calibration + validation, VALIDATION, TRAIN))
+
+
+def is_validation_window(event: np.ndarray) -> np.ndarray:
+    """The segmentation task's early-stopping set: readout windows with ``event % 10 == 0``.
+
+    A plain modulus rather than a hash: window numbers are consecutive and independent, so every
+    tenth one is an unbiased 10 % sample, and anyone can reproduce it by eye in ROOT.
+    """
+    return np.asarray(event) % 10 == 0
+
+
+STUDY_TEST_FOLDS = 4
+STUDY_SEED_OFFSET = 101
+
+
+def is_study_test_event(event: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The held-out quarter of a side-by-side study (DANN: source-only, DANN, control, oracle).
+
+    Hashed with an offset seed, so it is independent of the k-fold split of the same events: a
+    study's test set is not one of the Higgs task's folds.
+    """
+    return fold_of(event, STUDY_TEST_FOLDS, seed + STUDY_SEED_OFFSET) == 0

@@ -106,6 +106,21 @@ def test_dann_lowers_domain_auc_and_reloads_without_custom_code(tmp_path: Path) 
     np.testing.assert_allclose(predict(again, xt), predict(dann, xt), atol=1e-6)
 
 
+def test_domain_probes_read_the_same_layer_in_every_dense_network() -> None:
+    """Source-only, oracle and DANN networks share one trunk; the probes read its last activation."""
+    from hepml.models.dann import DannConfig, build_dann_dense
+    from hepml.models.dense import DenseConfig, build_dense, hidden_features, representation_layer
+
+    x = np.random.default_rng(2).normal(size=(64, 4)).astype(np.float32)
+    config = DenseConfig(layers=3, units=8)
+    plain = build_dense(4, config, x)
+    _, dann_task = build_dann_dense(4, config, DannConfig(), x)
+    for model in (plain, dann_task):
+        assert representation_layer(model).name == "act_2"
+        assert hidden_features(model, x).min() >= 0  # after the ReLU, not before it
+    assert [layer.name for layer in plain.layers[:-1]] == [layer.name for layer in dann_task.layers[:-1]]
+
+
 def test_dann_higgs_side_by_side_end_to_end(higgs_features: list[Path], tmp_path: Path) -> None:
     """Pseudo-data from a shifted detector; source-only, DANN and oracle; the DANN bundle scores
     files through the ordinary Scorer (no domain head, no custom code)."""

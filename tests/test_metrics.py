@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score, roc_curve as sk_roc_curve
 
-from hepml.metrics import auc, bootstrap_auc, brier, ece, iou, ks_test, rejection_at, roc_curve
+from hepml.metrics import auc, bootstrap_auc, brier, confusion_matrix, ece, iou, ks_test, rejection_at, roc_curve
 
 
 def _sample(rng: np.random.Generator, n: int = 5000):
@@ -86,4 +86,6 @@ def test_bootstrap_uncertainty_scales(rng: np.random.Generator) -> None:
 
 
 def test_iou() -> None:
-    assert iou(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 1) == pytest.approx(0.5)
+    confusion = confusion_matrix(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 3)
+    np.testing.assert_allclose(iou(confusion), [1.0, 0.5, 0.5])
+    assert np.isnan(iou(confusion_matrix(np.array([0]), np.array([0]), 2))[1])

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from hepml.models.weights import equalise
+
 __all__ = ["fit_bdt", "xgboost_available", "BDT_DEFAULTS"]
 
 BDT_DEFAULTS: dict[str, Any] = {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 31,
@@ -28,10 +30,7 @@ def fit_bdt(kind: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, *, seed: int
     libraries refuse negative weights (xgboost always; scikit-learn's binning above 200k events),
     so the baselines train on |w|, as TMVA users often do; evaluation keeps the signs.
     """
-    w = np.abs(np.asarray(w, np.float64))
-    for cls in (0, 1):
-        sel = y == cls
-        w[sel] *= 0.5 * len(w) / w[sel].sum()
+    w = equalise(np.abs(np.asarray(w, np.float64)), y, total=len(w))
     if kind == "bdt":
         from sklearn.ensemble import HistGradientBoostingClassifier
 

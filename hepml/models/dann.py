@@ -24,7 +24,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from hepml.models.dense import DenseConfig, balance_weights  # noqa: E402
+from hepml.models.dense import DenseConfig, balance_weights, dense_trunk  # noqa: E402
+from hepml.models.weights import equalise  # noqa: E402
 from hepml.settings import Settings  # noqa: E402
 
 __all__ = ["GradientReversal", "DannConfig", "DannSchedule", "lambda_schedule", "learning_rate_schedule",
@@ -111,13 +112,7 @@ def build_dann_dense(n_inputs: int, config: DenseConfig, dann: DannConfig, x_ada
     """(training model with outputs task and domain, task model): the domain head sits on the last
     hidden layer, behind the gradient reversal."""
     inputs = keras.Input((n_inputs,), name="features")
-    norm = keras.layers.Normalization(name="standardise")
-    norm.adapt(x_adapt.astype(np.float32))
-    x = norm(inputs)
-    for i in range(config.layers):
-        x = keras.layers.Dense(config.units, activation=config.activation, name=f"dense_{i}")(x)
-        if config.dropout > 0:
-            x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    x = dense_trunk(inputs, config, x_adapt)
     task = keras.layers.Dense(1, activation="sigmoid", name="task")(x)
     reversed_ = GradientReversal(0.0, name="gradient_reversal")(x)
     d = reversed_
@@ -140,9 +135,8 @@ def build_dann_dense(n_inputs: int, config: DenseConfig, dann: DannConfig, x_ada
 
 def domain_weights(w_source: np.ndarray, w_target: np.ndarray) -> np.ndarray:
     """Each domain's weights sum to half the events: the domain classifier sees balanced domains."""
-    ws, wt = np.asarray(w_source, np.float64), np.asarray(w_target, np.float64)
-    n = len(ws) + len(wt)
-    return np.concatenate([ws * 0.5 * n / ws.sum(), wt * 0.5 * n / wt.sum()]).astype(np.float32)
+    domain = np.r_[np.zeros(len(w_source)), np.ones(len(w_target))]
+    return equalise(np.r_[w_source, w_target], domain, total=len(domain), what="domain").astype(np.float32)
 
 
 def dann_arrays(xs: np.ndarray, ys: np.ndarray, ws: np.ndarray, xt: np.ndarray, wt: np.ndarray,

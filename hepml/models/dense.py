@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+
+from hepml.models.weights import equalise
 from hepml.settings import Settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -17,7 +19,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 
-__all__ = ["DenseConfig", "build_dense", "fit_dense", "balance_weights", "hidden_features", "predict"]
+__all__ = ["DenseConfig", "dense_trunk", "build_dense", "representation_layer", "fit_dense", "balance_weights",
+           "hidden_features", "predict"]
 
 
 @dataclass
@@ -39,9 +42,9 @@ class DenseConfig(Settings):
     negative_weights: str = "keep"  # keep | abs | zero
 
 
-def build_dense(n_inputs: int, config: DenseConfig, x_train: np.ndarray | None = None) -> keras.Model:
-    """A sigmoid-output MLP; ``x_train`` adapts the built-in standardisation."""
-    inputs = keras.Input((n_inputs,), name="features")
+def dense_trunk(inputs: keras.KerasTensor, config: DenseConfig, x_train: np.ndarray | None = None) -> keras.KerasTensor:
+    """Standardisation and the hidden layers, shared by the plain and the domain-adversarial
+    network, so both learn (and the domain probes read) the same kind of representation."""
     norm = keras.layers.Normalization(name="standardise")
     if x_train is not None:
         norm.adapt(x_train.astype(np.float32))
@@ -55,7 +58,19 @@ def build_dense(n_inputs: int, config: DenseConfig, x_train: np.ndarray | None =
         x = keras.layers.Activation(config.activation, name=f"act_{i}")(x)
         if config.dropout > 0:
             x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="score")(x)
+    return x
+
+
+def representation_layer(model: keras.Model) -> keras.layers.Layer:
+    """The last hidden layer after its activation: what a DANN domain head reads and what the
+    domain probes compare, the same layer in every dense network."""
+    return [layer for layer in model.layers if layer.name.startswith("act_")][-1]
+
+
+def build_dense(n_inputs: int, config: DenseConfig, x_train: np.ndarray | None = None) -> keras.Model:
+    """A sigmoid-output MLP; ``x_train`` adapts the built-in standardisation."""
+    inputs = keras.Input((n_inputs,), name="features")
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="score")(dense_trunk(inputs, config, x_train))
     model = keras.Model(inputs, outputs, name="hepml_dense")
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                   loss=keras.losses.BinaryCrossentropy(), weighted_metrics=[])
@@ -72,14 +87,7 @@ def balance_weights(y: np.ndarray, w: np.ndarray, *, balance: bool = True, negat
     elif negative != "keep":
         raise ValueError(f"negative_weights must be keep, abs or zero, not {negative!r}")
     if balance:
-        out = np.empty_like(w)
-        for cls in (0, 1):
-            sel = y == cls
-            total = w[sel].sum()
-            if total <= 0:
-                raise ValueError(f"class {cls} has total weight {total:g} <= 0; cannot balance classes")
-            out[sel] = w[sel] * (0.5 / total)
-        w = out
+        w = equalise(w, y, total=1.0)
     return (w * len(w) / max(np.abs(w).sum(), 1e-300)).astype(np.float32)
 
 
@@ -110,9 +118,8 @@ def fit_dense(
 
 
 def hidden_features(model: keras.Model, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
-    """The last hidden layer's activations (what a DANN domain head reads), in batches."""
-    last = [layer for layer in model.layers if layer.name.startswith("dense_")][-1]
-    extractor = keras.Model(model.inputs, last.output)
+    """The activations of :func:`representation_layer`, in batches."""
+    extractor = keras.Model(model.inputs, representation_layer(model).output)
     return np.concatenate([np.asarray(extractor(x[i:i + batch_size], training=False))
                            for i in range(0, len(x), batch_size)])
 
