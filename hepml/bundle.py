@@ -33,7 +33,7 @@ import yaml
 
 from hepml.errors import BundleError, closest
 
-__all__ = ["BUNDLE_FILE", "FORMAT_VERSION", "SCHEMA", "read_info", "write_info", "write_json", "provenance", "file_hash",
+__all__ = ["BUNDLE_FILE", "FORMAT_VERSION", "SCHEMA", "read_info", "write_bundle", "write_info", "write_json", "provenance", "file_hash",
            "load_spec", "load_calibrator", "load_keras_file", "load_keras_models"]
 
 BUNDLE_FILE = "bundle.json"
@@ -70,6 +70,27 @@ def provenance(config: dict[str, Any], inputs: list[str], seed: int) -> dict[str
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     Path(path).write_text(json.dumps(data, indent=2, sort_keys=True, default=float) + "\n")
+
+
+def write_bundle(folder: str | os.PathLike[str], *, kind: str, model: str, models: list[str], seed: int,
+                 settings: dict[str, Any], inputs: list[str], spec_config: dict[str, Any] | None = None,
+                 calibrator: Any = None, history: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """The one writer of every task's bundle: ``bundle.json`` (schema-checked, with provenance) and,
+    when given, ``feature_spec.yaml``, ``calibration.json`` and ``history.json``.  The networks
+    named in ``models`` must already be in ``folder``."""
+    folder = Path(folder)
+    info: dict[str, Any] = {"format": FORMAT_VERSION, "kind": kind, "model": model, "models": list(models),
+                            "seed": seed, **fields}
+    if calibrator is not None:
+        info["calibration"] = calibrator.method
+        write_json(folder / "calibration.json", calibrator.to_dict())
+    if spec_config is not None:
+        (folder / "feature_spec.yaml").write_text(yaml.safe_dump(spec_config, sort_keys=False))
+    if history is not None:
+        write_json(folder / "history.json", history)
+    info["provenance"] = provenance(settings, inputs, seed)
+    write_info(folder, info)
+    return info
 
 
 def write_info(folder: str | os.PathLike[str], info: dict[str, Any]) -> None:

@@ -87,7 +87,7 @@ def test_domain_weights_balance_and_keep_signs() -> None:
 def test_dann_lowers_domain_auc_and_reloads_without_custom_code(tmp_path: Path) -> None:
     import keras
 
-    from hepml.dann import domain_auc
+    from hepml.tasks.dann.study import domain_auc
     from hepml.models.dann import DannConfig, fit_dann_dense
     from hepml.models.dense import DenseConfig, fit_dense, hidden_features, predict
 
@@ -199,7 +199,8 @@ def test_uresnet_dann_trains_on_unlabelled_target_and_reloads_plainly(tmp_path: 
     import keras
     import uproot
 
-    from hepml.segmentation import _predict, load_segmenter, train_segmentation
+    from hepml.tasks.cosmic.score import load_segmenter, predict_pixels as _predict
+    from hepml.tasks.cosmic.train import train_segmentation
     from hepml.io.images import iter_images
     from hepml.simulate.lartpc import Geometry, LArTPCConfig, write_events
 
@@ -255,7 +256,7 @@ def test_dann_lartpc_side_by_side_end_to_end(tmp_path: Path) -> None:
 
 
 def test_gap_closed_known_cases() -> None:
-    from hepml.dann import gap_closed
+    from hepml.tasks.dann.study import gap_closed
 
     assert gap_closed(0.70, 0.75, 0.80) == pytest.approx(0.5)
     assert gap_closed(0.70, 0.68, 0.80) == pytest.approx(-0.2)   # DANN worse than source-only
@@ -268,7 +269,7 @@ def test_uresnet_dann_refuses_a_target_it_cannot_use(tmp_path: Path) -> None:
     import uproot
 
     from hepml.errors import EmptyInputError, MissingBranchError
-    from hepml.segmentation import train_segmentation
+    from hepml.tasks.cosmic.train import train_segmentation
     from hepml.simulate.lartpc import Geometry, LArTPCConfig, write_events
 
     geometry, config = Geometry(wires=16, ticks=16), LArTPCConfig(cosmic_mean=1)

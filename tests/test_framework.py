@@ -61,7 +61,7 @@ def test_onnx_export_agrees_with_keras(dnn_bundle: Path, higgs_files: dict[str, 
     pytest.importorskip("onnxruntime")
     pytest.importorskip("tf2onnx")
     from hepml.cli import main
-    from hepml.onnx_export import export_onnx
+    from hepml.tasks.higgs.onnx import export_onnx
 
     files = export_onnx(dnn_bundle)
     assert [f.name for f in files] == ["fold0.onnx", "fold1.onnx", "fold2.onnx"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import uproot
 
-from hepml import kfold
+from hepml.training import kfold
 from hepml.bundle import read_info
 from hepml.errors import BundleError, ConfigError, MissingBranchError
 from hepml.features import FeatureSpec, FeatureTable
@@ -42,13 +42,14 @@ def test_no_event_is_scored_by_a_model_that_trained_on_it(monkeypatch: pytest.Mo
     table = FeatureTable(rng.normal(size=(n, 2)).astype(np.float32), ["a", "b"], np.ones(n),
                          rng.integers(0, 2, n).astype(np.float32), {"event": events})
     seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    real = kfold._fit_predict
+    real = kfold.fold_masks
 
-    def spy(model, table, train, val, test, *args):
-        seen.append((train.copy(), val.copy(), test.copy()))
-        return real(model, table, train, val, test, *args)
+    def spy(*args, **kwargs):
+        masks = real(*args, **kwargs)
+        seen.append(tuple(m.copy() for m in masks))
+        return masks
 
-    monkeypatch.setattr(kfold, "_fit_predict", spy)
+    monkeypatch.setattr(kfold, "fold_masks", spy)
     kfold.train_kfold(table, Path(__import__("tempfile").mkdtemp()) / "b", model="bdt", k=3, seed=5,
                       model_config={"max_iter": 5})
     scored = np.zeros(n, int)
@@ -150,7 +151,7 @@ def test_training_input_errors(higgs_features: list[Path], tmp_path: Path) -> No
 
 def test_negative_weights_end_to_end(higgs_features: list[Path], tmp_path: Path) -> None:
     """Strongly negative-weighted events are accepted by training, calibration and evaluation."""
-    from hepml.evaluation import evaluate
+    from hepml.tasks.higgs.evaluate import evaluate
 
     spec = FeatureSpec.from_yaml(SPEC)
     table = read_features(higgs_features, spec.groups["high"], spec.event_id)

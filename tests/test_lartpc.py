@@ -114,7 +114,7 @@ def test_uresnet_shapes_serialisation_and_overfit(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def segmenter(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from hepml.segmentation import train_segmentation
+    from hepml.tasks.cosmic.train import train_segmentation
 
     folder = tmp_path_factory.mktemp("cosmic")
     events = folder / "events.root"
@@ -125,7 +125,7 @@ def segmenter(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_pixel_scores_are_aligned_with_each_events_pixels(segmenter: tuple[Path, Path], tmp_path: Path) -> None:
-    from hepml.segmentation import _predict, load_segmenter, score_pixels
+    from hepml.tasks.cosmic.score import load_segmenter, predict_pixels as _predict, score_pixels
 
     bundle, events = segmenter
     out = score_pixels(bundle, str(events), tmp_path / "scores.root", write_removed=True, threshold=0.5)
@@ -147,13 +147,26 @@ def test_pixel_scores_are_aligned_with_each_events_pixels(segmenter: tuple[Path,
                                ak.to_numpy(ak.flatten(scores.Pixel_cosmic)), atol=1e-6)
 
 
+def _leaves(tree: object) -> list[float]:
+    if isinstance(tree, dict):
+        return [v for key in sorted(tree) for v in _leaves(tree[key])]
+    if isinstance(tree, list):
+        return [v for item in tree for v in _leaves(item)]
+    return [float(tree)]
+
+
 def test_evaluation_numbers_and_errors(segmenter: tuple[Path, Path], tmp_path: Path) -> None:
-    from hepml.segmentation import evaluate_segmentation, score_pixels
+    from hepml.tasks.cosmic.evaluate import evaluate_segmentation, segmentation_metrics
+    from hepml.tasks.cosmic.plots import plot_event_displays
+    from hepml.tasks.cosmic.score import score_pixels
 
     bundle, events = segmenter
     scores = score_pixels(bundle, str(events), tmp_path / "scores.root")
-    metrics = evaluate_segmentation([str(events)], [str(scores)], tmp_path / "m.json", shape=SHAPE,
-                                    displays=str(tmp_path / "displays"), bundle=str(bundle), n_display=1)
+    metrics = evaluate_segmentation([str(events)], [str(scores)], tmp_path / "m.json", shape=SHAPE)
+    plot_event_displays(bundle, str(events), tmp_path / "displays", n=1)
+    # streamed in chunks of 7 events, the numbers are those of one pass over everything
+    chunked = segmentation_metrics([str(events)], [str(scores)], shape=SHAPE, step=7)
+    np.testing.assert_allclose(_leaves(chunked), _leaves(metrics), rtol=1e-12)
     for key in ("cosmic", "neutrino"):
         assert 0 <= metrics["iou"][key] <= 1
     assert metrics["accuracy"]["overall"] > metrics["accuracy"]["stored_pixels"] - 1e-9  # empty pixels count

@@ -7,7 +7,9 @@ training fold), so a saved ``.keras`` file scores raw features with no side file
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +21,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 
-__all__ = ["DenseConfig", "dense_trunk", "build_dense", "representation_layer", "fit_dense", "balance_weights",
+__all__ = ["DenseConfig", "DenseFold", "fit_fold", "dense_trunk", "build_dense", "representation_layer", "fit_dense", "balance_weights",
            "hidden_features", "predict"]
 
 
@@ -129,3 +131,26 @@ def predict(model: keras.Model, x: np.ndarray, batch_size: int = 65536) -> np.nd
     out = [np.asarray(model(x[i:i + batch_size].astype(np.float32), training=False)).ravel()
            for i in range(0, len(x), batch_size)]
     return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+
+@dataclass
+class DenseFold:
+    """A trained fold network (:class:`hepml.models.registry.FittedFold`)."""
+
+    model: keras.Model
+    files: list[str]
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return predict(self.model, x)
+
+
+def fit_fold(x: np.ndarray, y: np.ndarray, w: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, w_val: np.ndarray,
+             *, config: dict[str, Any], seed: int, folder: Path, fold: int) -> DenseFold:
+    """One fold of k-fold training: early stopping on the validation events, saved as ``fold<k>.keras``."""
+    checkpoint = folder / f"checkpoint_fold{fold}.keras"
+    net, history = fit_dense(x, y, w, x_val, y_val, w_val, DenseConfig.from_dict(config), seed=seed,
+                             checkpoint=str(checkpoint))
+    net.save(folder / f"fold{fold}.keras")
+    checkpoint.unlink(missing_ok=True)
+    return DenseFold(net, [f"fold{fold}.keras"], history)

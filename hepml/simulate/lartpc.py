@@ -174,8 +174,16 @@ def generate_deposits(n_events: int, geometry: Geometry, config: LArTPCConfig,
 
     pts = _tracks_to_points(np.concatenate(starts), np.concatenate(dirs), np.concatenate(lengths),
                             np.concatenate(kinds), np.concatenate(scatters), rng, c.step)
+    per_track = {"event": np.concatenate(events), "label": np.concatenate(labels), "shift": np.concatenate(shifts)}
+    return _deposits(pts, per_track, g, c, rng)
+
+
+def _deposits(pts: dict[str, np.ndarray], per_track: dict[str, np.ndarray], g: Geometry, c: LArTPCConfig,
+              rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Charge of the points along the tracks: dE/dx (Bragg peak for protons), Landau-like
+    fluctuations, attenuation and diffusion with drift distance; only points inside the TPC."""
     t = pts["track"]
-    ev_all, label_all, shift_all = (np.concatenate(a)[t] for a in (events, labels, shifts))
+    ev_all, label_all, shift_all = (per_track[k][t] for k in ("event", "label", "shift"))
     dedx = np.full(len(t), MIP_DEDX)
     proton = pts["kind"] == 1
     dedx[proton] = np.clip(17.0 * np.maximum(pts["residual"][proton], 0.05) ** -0.42, MIP_DEDX, 40.0)

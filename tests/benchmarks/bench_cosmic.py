@@ -29,7 +29,7 @@ def main() -> None:
     import tensorflow as tf
 
     from hepml.models.uresnet import UResNetConfig, build_uresnet, class_weights
-    from hepml.segmentation import _batches
+    from hepml.tasks.cosmic.train import _batches
     from hepml.simulate.lartpc import Geometry, LArTPCConfig, simulate_images, write_events
 
     geometry = Geometry(wires=args.wires, ticks=args.ticks)

@@ -30,7 +30,7 @@ def main() -> None:
     from hepml.scoring import Scorer
 
     if not (Path(args.bundle) / "onnx" / "model.json").exists():
-        from hepml.onnx_export import export_onnx
+        from hepml.tasks.higgs.onnx import export_onnx
 
         export_onnx(args.bundle)
     keras_scorer = Scorer.load(args.bundle)

@@ -58,6 +58,12 @@ HIGGS_MODELS = list(HIGGS["models"]) + (
     else []
 )
 HIGGS_BUNDLES = [f"{m}_{fs}" for m in HIGGS_MODELS for fs in HIGGS["featuresets"]]
+# wildcard constraint for the model part of a bundle name: the configured models, nothing hard-coded
+MODEL_PATTERN = "|".join(HIGGS_MODELS)
+HIGGS_FEATURES = [f"results/higgs/features/{sample}.root" for sample in HIGGS_SAMPLES]
+if HIGGS["reference"] not in HIGGS_BUNDLES:
+    raise ValueError(f"config higgs.reference: {HIGGS['reference']!r} is not one of the trained bundles "
+                     f"({', '.join(HIGGS_BUNDLES)}); name one MODEL_FEATURESET of higgs.models and higgs.featuresets")
 def one_output_per_file(samples):
     """{(sample, stem): file}; two files of one sample with the same name would share a score file."""
     files = {}

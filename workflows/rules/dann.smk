@@ -47,7 +47,7 @@ rule dann_features:
 
 rule dann_higgs:
     input:
-        source=expand("results/higgs/features/{sample}.root", sample=HIGGS_SAMPLES),
+        source=HIGGS_FEATURES,
         target=expand("results/dann/higgs/features/{process}.root", process=["signal", "background"]),
         spec=HIGGS["spec"],
     output:

@@ -47,7 +47,7 @@ rule higgs_features:
 
 rule higgs_train_fold:
     input:
-        features=expand("results/higgs/features/{sample}.root", sample=HIGGS_SAMPLES),
+        features=HIGGS_FEATURES,
         spec=HIGGS["spec"],
     output:
         fold=directory("results/higgs/folds/{model}_{featureset}/fold{fold}"),
@@ -57,7 +57,7 @@ rule higgs_train_fold:
         config=lambda wc: as_json_arg(HIGGS.get(wc.model)),
         importance=lambda wc: ["--importance"] if f"{wc.model}_{wc.featureset}" == HIGGS["reference"] else [],
     wildcard_constraints:
-        model="dnn|bdt|xgb",
+        model=MODEL_PATTERN,
         fold=r"\d+",
     threads: 2
     conda:
@@ -77,7 +77,7 @@ rule higgs_train_fold:
 
 rule higgs_calibrate:
     input:
-        features=expand("results/higgs/features/{sample}.root", sample=HIGGS_SAMPLES),
+        features=HIGGS_FEATURES,
         spec=HIGGS["spec"],
         folds=lambda wc: expand(
             "results/higgs/folds/{model}_{featureset}/fold{fold}",
@@ -90,7 +90,7 @@ rule higgs_calibrate:
         calibration=HIGGS["calibration"],
         config=lambda wc: as_json_arg(HIGGS.get(wc.model)),
     wildcard_constraints:
-        model="dnn|bdt|xgb",
+        model=MODEL_PATTERN,
     conda:
         "../envs/hepml.yaml"
     log:
@@ -144,7 +144,7 @@ rule higgs_evaluate:
 rule higgs_plot:
     input:
         bundles=expand("results/higgs/models/{bundle}", bundle=HIGGS_BUNDLES),
-        features=expand("results/higgs/features/{sample}.root", sample=HIGGS_SAMPLES),
+        features=HIGGS_FEATURES,
     output:
         plots=directory("results/higgs/plots"),
     params:

@@ -3,8 +3,8 @@ pseudo-data (a detector with another gain, noise, diffusion or dead wires).
 
 The DANN network reads the target training files without their label branch; the target labels
 are read only to train the oracle and to evaluate.  Each network's test-set pixels are scored
-with the ordinary :func:`~hepml.segmentation.score_pixels` and measured with
-:func:`~hepml.segmentation.evaluate_segmentation`, so the numbers mean exactly what the cosmic
+with the ordinary :func:`~hepml.tasks.cosmic.score.score_pixels` and measured with
+:func:`~hepml.tasks.cosmic.evaluate.evaluate_segmentation`, so the numbers mean exactly what the cosmic
 task's numbers mean.  The headline number per model and domain is the mean IoU of the two
 physics classes (cosmic, neutrino); the per-class IoUs are kept next to it.
 """
@@ -20,10 +20,12 @@ import awkward as ak
 import numpy as np
 
 from hepml.bundle import write_json
-from hepml.dann import domain_auc, gap_closed
 from hepml.io.atomic import atomic_path
 from hepml.io.images import iter_images
-from hepml.segmentation import evaluate_segmentation, load_segmenter, score_pixels, train_segmentation
+from hepml.tasks.cosmic.evaluate import evaluate_segmentation
+from hepml.tasks.cosmic.score import load_segmenter, score_pixels
+from hepml.tasks.cosmic.train import train_segmentation
+from hepml.tasks.dann.study import domain_auc, gap_closed
 from hepml.simulate.lartpc import COSMIC, NEUTRINO
 
 __all__ = ["run_dann_lartpc", "bottleneck_features"]

@@ -9,40 +9,37 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from hepml.bundle import FORMAT_VERSION, provenance, write_info, write_json
+from hepml.bundle import write_bundle, write_json
 from hepml.calibration import make_calibrator
 from hepml.errors import ConfigError, EmptyInputError
 from hepml.features.spec import FeatureTable
 from hepml.io.atomic import atomic_path, scratch_dir
 from hepml.io.write import write_friend
 from hepml.metrics import auc
+from hepml.models.registry import FittedFold, get_model, load_fit
 from hepml.split import CALIBRATION, TRAIN, VALIDATION, fold_of, role_of
 
-__all__ = ["train_kfold", "train_fold", "assemble_bundle", "MODELS"]
-
-MODELS = ("dnn", "bdt", "xgb")
+__all__ = ["train_kfold", "train_fold", "assemble_bundle", "fold_masks"]
 
 
-def _fit_predict(model: str, table: FeatureTable, train: np.ndarray, val: np.ndarray, test: np.ndarray,
-                 config: dict[str, Any], seed: int, folder: Path, fold: int) -> tuple[np.ndarray, dict[str, Any], Any]:
+def fold_masks(events: np.ndarray, k: int, seed: int, fold: int, *, early_stopping: bool = True
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, validation, test) rows of fold ``fold``: the model trains on the other folds' training
+    events, early-stops on their validation events (or trains on them too, without early stopping),
+    and scores fold ``fold``; calibration events are never trained on."""
+    folds, roles = fold_of(events, k, seed), role_of(events, k, seed)
+    train, val = (folds != fold) & (roles == TRAIN), (folds != fold) & (roles == VALIDATION)
+    if not early_stopping:
+        train, val = train | val, np.zeros_like(val)
+    return train, val, folds == fold
+
+
+def _fit(model: str, table: FeatureTable, train: np.ndarray, val: np.ndarray, config: dict[str, Any], seed: int,
+         folder: Path, fold: int) -> FittedFold:
     X, y, w = table.X, table.label, table.weight
-    if model == "dnn":
-        from hepml.models.dense import DenseConfig, fit_dense, predict
-
-        net, history = fit_dense(X[train], y[train], w[train], X[val], y[val], w[val],
-                                 DenseConfig.from_dict(config), seed=seed + fold,
-                                 checkpoint=str(folder / f"checkpoint_fold{fold}.keras"))
-        net.save(folder / f"fold{fold}.keras")
-        (folder / f"checkpoint_fold{fold}.keras").unlink(missing_ok=True)
-        return predict(net, X[test]), history, lambda x: predict(net, x)
-    from hepml.models.bdt import fit_bdt
-
-    fitted = fit_bdt(model, X[train | val], y[train | val], w[train | val], seed=seed + fold, params=config)
-    if model == "xgb":
-        fitted.save_model(folder / f"fold{fold}.json")
-    return fitted.predict_proba(X[test])[:, 1], {}, lambda x: fitted.predict_proba(x)[:, 1]
+    return load_fit(model)(X[train], y[train], w[train], X[val], y[val], w[val], config=config, seed=seed,
+                           folder=folder, fold=fold)
 
 
 def _permutation_importance(predict: Any, table: FeatureTable, rows: np.ndarray, seed: int) -> dict[str, float]:
@@ -60,8 +57,7 @@ def _permutation_importance(predict: Any, table: FeatureTable, rows: np.ndarray,
 
 
 def _check_table(table: FeatureTable, model: str, fold_key: str) -> None:
-    if model not in MODELS:
-        raise ConfigError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    get_model(model)
     if len(table) == 0:
         raise EmptyInputError("no training events: every input is empty or cut away")
     if fold_key not in table.event_id:
@@ -90,19 +86,20 @@ def train_fold(
     if not 0 <= fold < k:
         raise ConfigError(f"fold {fold} is outside 0 .. {k - 1}")
     events = table.event_id[fold_key]
-    folds, roles = fold_of(events, k, seed), role_of(events, k, seed)
-    train, val, test = (folds != fold) & (roles == TRAIN), (folds != fold) & (roles == VALIDATION), folds == fold
+    train, val, test = fold_masks(events, k, seed, fold, early_stopping=get_model(model).early_stopping)
     with atomic_path(out) as folder:
         folder.mkdir()
-        raw, history, predict = _fit_predict(model, table, train, val, test, dict(model_config or {}), seed, folder, fold)
-        np.savez_compressed(folder / "scores.npz", raw=raw, event=events[test])
-        write_json(folder / "history.json", history)
+        fitted = _fit(model, table, train, val, dict(model_config or {}), seed + fold, folder, fold)
+        np.savez_compressed(folder / "scores.npz", raw=fitted.predict(table.X[test]), event=events[test])
+        write_json(folder / "history.json", fitted.history)
+        write_json(folder / "fold.json", {"fold": fold, "k": k, "files": fitted.files})
         if fold == 0:  # train vs test scores of one fold model, for the overtraining check
             rows = np.flatnonzero(train)[:200_000]
-            np.savez_compressed(folder / "overtraining.npz", train_score=predict(table.X[rows]),
+            np.savez_compressed(folder / "overtraining.npz", train_score=fitted.predict(table.X[rows]),
                                 train_label=table.label[rows], train_weight=table.weight[rows])
             if importance:
-                write_json(folder / "importance.json", _permutation_importance(predict, table, np.flatnonzero(test), seed))
+                write_json(folder / "importance.json",
+                           _permutation_importance(fitted.predict, table, np.flatnonzero(test), seed))
     return Path(out)
 
 
@@ -127,6 +124,7 @@ def assemble_bundle(
     folds, roles = fold_of(events, k, seed), role_of(events, k, seed)
     raw = np.full(len(table), np.nan)
     histories: dict[str, Any] = {}
+    networks: list[str] = []
     with atomic_path(out) as folder:
         folder.mkdir()
         for j, src in enumerate(Path(d) for d in fold_dirs):
@@ -136,7 +134,9 @@ def assemble_bundle(
                                       f"(k={k}, seed={seed}); give the fold folders in order 0 .. {k - 1}")
                 raw[folds == j] = data["raw"]
             histories[f"fold{j}"] = json.loads((src / "history.json").read_text())
-            for name in (f"fold{j}.keras", f"fold{j}.json", "overtraining.npz", "importance.json"):
+            files = json.loads((src / "fold.json").read_text())["files"]
+            networks += [f for f in files if f.endswith(".keras")]
+            for name in [*files, "overtraining.npz", "importance.json"]:
                 if (src / name).exists():
                     shutil.copy2(src / name, folder / name)
         cal_rows = roles == CALIBRATION
@@ -146,25 +146,14 @@ def assemble_bundle(
                    "label": table.label, "weight": table.weight, "fold": folds.astype(np.int32),
                    "role": roles.astype(np.int32), **table.event_id}
         write_friend(folder / "oof.root", [columns], tree="oof", expected_entries=len(table))
-        write_json(folder / "calibration.json", calibrator.to_dict())
-        write_json(folder / "history.json", histories)
-        (folder / "feature_spec.yaml").write_text(yaml.safe_dump(spec_config or {}, sort_keys=False))
+        scores_files = get_model(model).scores_files
         config = dict(model_config or {})
-        info = {
-            "format": FORMAT_VERSION,
-            "kind": "keras" if model == "dnn" else "baseline",
-            "model": model,
-            "columns": list(table.names),
-            "k": k,
-            "seed": seed,
-            "fold_key": fold_key,
-            "models": [f"fold{j}.keras" for j in range(k)] if model == "dnn" else [],
-            "calibration": calibration,
-            "provenance": provenance({"model": model, "model_config": config, "calibration": calibration,
-                                      "k": k, "fold_key": fold_key}, list(inputs or []), seed),
-        }
-        write_info(folder, info)
-    return info
+        return write_bundle(
+            folder, kind="keras" if scores_files else "baseline", model=model,
+            models=networks if scores_files else [], seed=seed, columns=list(table.names), k=k, fold_key=fold_key,
+            settings={"model": model, "model_config": config, "calibration": calibration, "k": k,
+                      "fold_key": fold_key},
+            inputs=list(inputs or []), spec_config=spec_config or {}, calibrator=calibrator, history=histories)
 
 
 def train_kfold(

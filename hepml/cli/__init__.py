@@ -1,0 +1,63 @@
+"""``hepml <verb>``: each verb parses its arguments and calls one library function.
+
+The verbs live with their task (``data``: inspect, simulate, features; ``higgs``; ``cosmic``;
+``dann``); this module assembles them.  Heavy modules (uproot, TensorFlow) are imported inside
+the verbs, so ``hepml --help`` is instant.  Errors print one line and exit with status 1;
+``--debug`` shows the traceback.  Figures are drawn with matplotlib's non-interactive backend
+unless ``MPLBACKEND`` says otherwise (set here, for the command line only: a library import
+never changes a notebook's backend).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from hepml import __version__
+from hepml.cli import cosmic, dann, data, higgs
+
+__all__ = ["main", "build_parser"]
+
+VERB_MODULES = (data, higgs, cosmic, dann)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hepml",
+                                     description="ROOT ntuples -> features -> classifiers -> calibrated scores.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    parser.add_argument("--version", action="version", version=f"hepml {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    def verb(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = verbs.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    for module in VERB_MODULES:
+        module.register(verb)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    try:
+        return int(args.func(args))
+    except Exception as err:
+        from hepml.errors import HepmlError
+
+        if args.debug:
+            raise
+        if isinstance(err, (HepmlError, FileNotFoundError, ValueError, KeyError, OSError)):
+            message = " ".join(str(err).split()) or type(err).__name__
+            print(f"hepml {args.verb}: error: {message}", file=sys.stderr)
+            return 1
+        print(f"hepml {args.verb}: unexpected {type(err).__name__}: {' '.join(str(err).split())} (rerun with --debug)",
+              file=sys.stderr)
+        return 1

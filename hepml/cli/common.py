@@ -1,0 +1,58 @@
+"""What several verbs share: argument types, the output guard, feature-group lookup."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["AddVerb", "json_arg", "shape_arg", "check_outputs", "group_columns", "fraction", "CALIBRATIONS"]
+
+AddVerb = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
+CALIBRATIONS = ["isotonic", "platt", "temperature", "none"]
+
+
+def json_arg(text: str) -> dict[str, Any]:
+    """A JSON object given on the command line (model settings, detector changes)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({err.msg}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
+def shape_arg(text: str) -> tuple[int, int, int]:
+    """``PLANES,WIRES,TICKS`` of LArTPC images."""
+    try:
+        planes, wires, ticks = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected PLANES,WIRES,TICKS such as 3,128,128, got {text!r}") from None
+    return planes, wires, ticks
+
+
+def check_outputs(inputs: Sequence[str], outputs: Sequence[str]) -> None:
+    """Refuse, before reading anything, an output that is an input or shared by two inputs."""
+    from hepml.errors import ConfigError
+    from hepml.io.outputs import check_outputs as check
+
+    if len(outputs) != len(set(outputs)) or not outputs:
+        raise ConfigError(f"--out: give one distinct output path per input ({len(outputs)} given)")
+    check(inputs, outputs)
+
+
+def group_columns(spec: Any, group: str | None) -> list[str]:
+    """The columns of feature group ``group`` of ``spec`` (all columns without a group)."""
+    from hepml.errors import ConfigError
+
+    if group is None:
+        return list(spec.columns)
+    if group not in spec.groups:
+        raise ConfigError(f"{spec.origin}: no feature group {group!r}; groups: {', '.join(spec.groups) or 'none'}")
+    return list(spec.groups[group])
+
+
+def fraction(value: float | None) -> str:
+    return "n/a (the oracle does not beat the source-only model)" if value is None else f"{value:.2f}"

@@ -1,0 +1,79 @@
+"""Verbs on files: ``inspect``, ``simulate``, ``features``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hepml.cli.common import AddVerb, json_arg
+
+__all__ = ["register"]
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """List the trees; warn (exit status 3) when a file's baskets cannot all be read."""
+    from hepml.io.inspect import basket_problems, describe
+
+    damaged = 0
+    for path in args.files:
+        print(describe(path, branches=not args.trees_only))
+        for problem in basket_problems(path, deep=args.deep):
+            print(f"hepml inspect: warning: {problem}", file=sys.stderr)
+            damaged += 1
+    return 3 if damaged else 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    if args.process == "lartpc":
+        from hepml.simulate.lartpc import Geometry, LArTPCConfig, write_events
+
+        geometry = Geometry(**{k: tuple(v) if k == "angles" else v for k, v in (args.geometry or {}).items()})
+        write_events(args.out, args.events, seed=args.seed, geometry=geometry,
+                     config=LArTPCConfig.from_dict(args.detector), first_event=args.first_event)
+        print(f"wrote {args.events} LArTPC readout windows to {args.out}")
+        return 0
+    from hepml.simulate.higgs import DetectorModel, write_ntuple
+
+    detector = DetectorModel.from_dict(args.detector)
+    write_ntuple(args.out, args.process, args.events, seed=args.seed, detector=detector, first_event=args.first_event)
+    print(f"wrote {args.events} {args.process} events to {args.out}")
+    return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from hepml.features import FeatureSpec
+    from hepml.features.files import write_features
+
+    spec = FeatureSpec.from_yaml(args.spec)
+    if args.weight is not None:  # a sample's own weight expression (sample sheet) overrides the spec's
+        spec = FeatureSpec({**spec.config, "weight": args.weight}, origin=spec.origin)
+    n = write_features(spec, args.inputs, args.out, label=args.label, step_size=args.step_size)
+    print(f"wrote {n} events x {len(spec.columns)} features to {args.out}")
+    return 0
+
+
+def register(verb: AddVerb) -> None:
+    p = verb("inspect", cmd_inspect, "list trees, entries and branches (with types) of ROOT files")
+    p.add_argument("files", nargs="+", help="ROOT files (path, glob or URL)")
+    p.add_argument("--trees-only", action="store_true", help="do not list branches")
+    p.add_argument("--deep", action="store_true",
+                   help="decompress every basket (slow) instead of checking basket headers; exit 3 if any fails")
+
+    p = verb("simulate", cmd_simulate, "generate HIGGS-style signal/background ntuples or LArTPC readout windows")
+    p.add_argument("process", choices=["signal", "background", "lartpc"])
+    p.add_argument("--geometry", type=json_arg, default={},
+                   help='LArTPC geometry as JSON, e.g. \'{"wires": 256, "ticks": 256}\'')
+    p.add_argument("--events", type=int, required=True, help="number of selected events to write")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--first-event", type=int, default=0, help="event number of the first event")
+    p.add_argument("--detector", type=json_arg, default={},
+                   help='detector settings as JSON, e.g. \'{"jet_energy_scale": 1.05}\'')
+    p.add_argument("--out", required=True)
+
+    p = verb("features", cmd_features, "build a feature file (flat ROOT tree) from ntuples with a feature spec")
+    p.add_argument("inputs", nargs="+", help="ROOT files, 'file.root:tree' or globs")
+    p.add_argument("--spec", required=True, help="feature spec (YAML)")
+    p.add_argument("--label", type=float, default=None, help="class label of these events (else the spec's label)")
+    p.add_argument("--weight", default=None, help="per-event weight expression (overrides the spec's weight)")
+    p.add_argument("--step-size", default="100 MB", help="chunk size: entries (1000) or memory ('100 MB')")
+    p.add_argument("--out", required=True)

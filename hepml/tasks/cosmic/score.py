@@ -1,0 +1,69 @@
+"""Per-pixel scores of the cosmic tagger, written back as friend trees aligned with the pixel lists."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from hepml.bundle import load_keras_file, read_info
+from hepml.errors import BundleError, HepmlError
+from hepml.io.images import PIXEL_BRANCHES, densify, gather
+from hepml.io.read import iterate, open_tree, resolve_sources
+from hepml.io.write import write_friend
+from hepml.simulate.lartpc import COSMIC, NEUTRINO
+
+__all__ = ["load_segmenter", "predict_pixels", "score_pixels"]
+
+
+def load_segmenter(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
+    """The network (loaded with safe_mode: its custom layers are registered, no code runs) and its info."""
+    import hepml.models.uresnet  # noqa: F401  (registers the custom layers)
+
+    info = read_info(path)
+    if info.get("kind") != "segmentation":
+        raise BundleError(f"{path}: not a segmentation bundle (kind {info.get('kind')!r}); use the bundle "
+                          "'hepml train-segmentation' wrote")
+    return load_keras_file(path, info["models"][0]), info
+
+
+def predict_pixels(model: Any, charge: np.ndarray, batch: int = 16) -> np.ndarray:
+    """Class probabilities (events, planes, wires, ticks, classes) of dense images, in batches."""
+    return np.concatenate([np.asarray(model(charge[i:i + batch], training=False), dtype=np.float32)
+                           for i in range(0, len(charge), batch)]) if len(charge) else np.zeros((0, *charge.shape[1:], 3), np.float32)
+
+
+def score_pixels(bundle: str | os.PathLike[str], source: str, output: str | os.PathLike[str], *,
+                 threshold: float = 0.5, write_removed: bool = False, step_size: int = 64) -> Path:
+    """Friend tree with ``Pixel_cosmic`` and ``Pixel_neutrino`` probabilities aligned with each event's
+    pixel list; with ``write_removed``, also the cosmic-removed pixel list (``Clean_*``, pixels whose
+    cosmic probability is below ``threshold``)."""
+    model, info = load_segmenter(bundle)
+    shape = tuple(info["shape"])
+    (src,) = resolve_sources(source, "Events")
+    n = int(open_tree(src).num_entries)
+
+    def chunks() -> Iterator[dict[str, Any]]:
+        for chunk in iterate(src, [*PIXEL_BRANCHES[:4], "event"], step_size=step_size):
+            arrays = chunk.arrays
+            for name, limit in (("Pixel_plane", shape[0]), ("Pixel_wire", shape[1]), ("Pixel_tick", shape[2])):
+                highest = ak.max(arrays[name], axis=None) if len(arrays) else None
+                if highest is not None and highest >= limit:
+                    raise HepmlError(f"{src}: {name} reaches {highest} but the bundle's images "
+                                     f"have {limit}; score with a bundle trained on this geometry")
+            charge, _ = densify(arrays, shape, labels=False)
+            probs = gather(predict_pixels(model, charge), arrays)
+            columns: dict[str, Any] = {
+                "event": ak.to_numpy(arrays["event"]),
+                "Pixel": ak.zip({"cosmic": probs[..., COSMIC], "neutrino": probs[..., NEUTRINO]}),
+            }
+            if write_removed:
+                keep = probs[..., COSMIC] < threshold
+                columns["Clean"] = ak.zip({k: arrays[f"Pixel_{k}"][keep] for k in ("plane", "wire", "tick", "charge")})
+            yield columns
+
+    return write_friend(output, chunks(), tree="scores", expected_entries=n)

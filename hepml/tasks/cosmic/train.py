@@ -1,0 +1,126 @@
+"""Training the UResNet cosmic tagger on sparse LArTPC files (optionally domain-adversarially).
+
+Images are densified chunk by chunk from the ROOT files inside a ``tf.data`` pipeline with prefetch,
+so the training set never has to fit in memory.  The validation windows
+(:func:`hepml.split.is_validation_window`) are never trained on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from hepml.bundle import write_bundle
+from hepml.errors import EmptyInputError
+from hepml.io.atomic import atomic_path
+from hepml.io.images import iter_images
+from hepml.io.read import iterate, resolve_sources
+from hepml.split import is_validation_window
+
+__all__ = ["train_segmentation", "CLASSES"]
+
+CLASSES = ("background", "cosmic", "neutrino")
+
+
+def _chunk(batch: int) -> int:
+    """Events read per chunk: several batches, so densifying is vectorised over many events."""
+    return max(batch * 8, 64)
+
+
+def _in_split(arrays: Any, validation: bool) -> np.ndarray:
+    """Training or validation windows (:func:`hepml.split.is_validation_window`)."""
+    return is_validation_window(ak.to_numpy(arrays["event"])) == validation
+
+
+def _batches(inputs: Sequence[str], shape: Sequence[int], batch: int, validation: bool,
+             weights: np.ndarray, empty_weight: float) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    from hepml.models.uresnet import pixel_weights
+
+    for charge, labels, arrays in iter_images(inputs, shape, step_size=_chunk(batch)):
+        keep = _in_split(arrays, validation)
+        charge, labels = charge[keep], labels[keep]
+        for i in range(0, len(charge), batch):
+            q, y = charge[i:i + batch], labels[i:i + batch]
+            yield q, y.astype(np.int32), pixel_weights(y, q, weights, empty_weight)
+
+
+def _dann_batches(sources: Sequence[str], targets: Sequence[str], shape: Sequence[int], batch: int, validation: bool,
+                  weights: np.ndarray, empty_weight: float) -> Iterator[tuple[Any, ...]]:
+    """Source batches with as many target images each; the target files are read without their
+    label branch and cycled when they run out before the source (:func:`_check_target` made sure
+    that each split of the target has images, so the cycle never spins on nothing)."""
+    from hepml.models.dann import dann_image_batch
+
+    def target_images() -> Iterator[np.ndarray]:
+        while True:
+            for charge, _, arrays in iter_images(targets, shape, step_size=_chunk(batch), labels=False):
+                charge = charge[_in_split(arrays, validation)]
+                for i in range(0, len(charge), batch):
+                    yield charge[i:i + batch]
+
+    stream = target_images()
+    for q, y, w in _batches(sources, shape, batch, validation, weights, empty_weight):
+        yield dann_image_batch(q, y, w, next(stream))
+
+
+def _count_batches(files: Sequence[str], batch: int, validation: bool = False) -> int:
+    """Batches per epoch of one split, as :func:`_batches` makes them (for the DANN schedules)."""
+    return sum(-(-int(np.sum(_in_split(c.arrays, validation))) // batch)
+               for c in iterate(files, ["event"], step_size=_chunk(batch)))
+
+
+def _check_target(targets: Sequence[str], shape: Sequence[int], batch: int) -> None:
+    """Fail before training, with a plain message: inside ``tf.data`` an error reaches the user
+    wrapped in a TensorFlow traceback."""
+    next(iter_images(targets, shape, step_size=1, labels=False), None)  # missing branches, unreadable files
+    for validation, split in ((False, "training"), (True, "validation")):
+        if _count_batches(targets, batch, validation) == 0:
+            raise EmptyInputError(f"{', '.join(targets)}: no target events for the {split} set (events with "
+                                  f"event % 10 {'==' if validation else '!='} 0); give DANN more unlabelled events")
+
+
+def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, shape: Sequence[int],
+                       model_config: dict[str, Any] | None = None, seed: int = 0,
+                       target: Sequence[str] | None = None, dann_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train the UResNet on sparse event files; write a bundle (model.keras + bundle.json).
+
+    With ``target`` (unlabelled files, e.g. data), train domain-adversarially: every batch adds as
+    many target images, whose labels are never read; the bundle holds the task network only."""
+    from hepml.models.uresnet import UResNetConfig, class_weights, fit_uresnet, use_mixed_precision_if_gpu
+
+    config = UResNetConfig.from_dict(model_config)
+    shape = tuple(int(s) for s in shape)
+    sources = [str(s) for s in resolve_sources(list(inputs))]
+    targets = [str(s) for s in resolve_sources(list(target))] if target else []
+    mixed = use_mixed_precision_if_gpu()
+    # class weights from the first chunks (a few hundred events are plenty for frequencies)
+    first = next(iter_images(sources, shape, step_size=256), None)
+    if first is None:
+        raise EmptyInputError(f"{', '.join(sources)}: no events to train on")
+    weights = class_weights(first[1], first[0])
+    settings: dict[str, Any] = {"model_config": config.as_dict(), "shape": list(shape)}
+    if targets:
+        from hepml.models.dann import DannConfig, fit_dann_uresnet
+
+        dann = DannConfig.from_dict(dann_config)
+        _check_target(targets, shape, config.batch_size)
+        settings["dann"] = dann.as_dict()
+        model, history = fit_dann_uresnet(
+            lambda validation: _dann_batches(sources, targets, shape, config.batch_size, validation, weights,
+                                             config.empty_weight),
+            shape, config, dann, _count_batches(sources, config.batch_size), seed=seed)
+    else:
+        model, history = fit_uresnet(
+            lambda validation: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight),
+            shape, config, seed=seed)
+    with atomic_path(out) as folder:
+        folder.mkdir()
+        model.save(folder / "model.keras")
+        return write_bundle(folder, kind="segmentation", model="uresnet-dann" if targets else "uresnet",
+                            models=["model.keras"], seed=seed, settings=settings, inputs=[*sources, *targets],
+                            history=history, shape=list(shape), classes=list(CLASSES),
+                            class_weights=weights.tolist(), mixed_precision=mixed)

@@ -1,0 +1,170 @@
+"""Figures for a physics note (matplotlib + mplhep), each written as PDF and PNG.
+
+All inputs are files the pipeline saved (bundles' out-of-fold scores, feature files), so
+``hepml plot`` remakes every figure without retraining.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from hepml.bundle import load_spec
+from hepml.features.files import read_features
+from hepml.metrics import auc, bootstrap_auc, roc_curve
+from hepml.models.registry import get_model
+from hepml.plotting import figure, save
+from hepml.tasks.higgs.evaluate import BundleScores, ks_summary, load_scores
+
+__all__ = ["plot_roc", "plot_scores", "plot_reliability", "plot_features", "plot_correlations",
+           "plot_importance", "plot_history", "make_plots"]
+
+
+def plot_roc(scores: list[BundleScores], out: Path, reference: str | None = None) -> list[Path]:
+    """Background rejection 1/eps_B (log) against signal efficiency, with a ratio to the reference."""
+    ref = next((s for s in scores if s.name == reference), scores[0])
+    with figure(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]}, figsize=(8, 8)) as (fig, (ax, rax)):
+        grid = np.linspace(0.05, 1.0, 200)
+
+        def rejection(s: BundleScores) -> np.ndarray:
+            roc = roc_curve(s.label, s.raw, s.weight)
+            eff_b = np.interp(grid, roc.eff_s, roc.eff_b)
+            return 1.0 / np.clip(eff_b, 1e-6, None)
+
+        base = rejection(ref)
+        for s in scores:
+            rej = rejection(s)
+            style = get_model(s.model).linestyle
+            label = (f"{s.model.upper()} {s.featureset}: AUC = {auc(s.label, s.raw, s.weight):.4f}"
+                     f" ± {bootstrap_auc(s.label, s.raw, s.weight, n=20):.4f}")
+            ax.plot(grid, rej, label=label, lw=2, ls=style)
+            rax.plot(grid, rej / base, lw=2, ls=style)
+        ax.set_yscale("log")
+        ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
+        ax.legend(fontsize=11, loc="upper right")
+        rax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
+        rax.set_ylabel(f"ratio to {ref.name}", fontsize=12)
+        rax.axhline(1.0, color="grey", lw=1)
+        return save(fig, out, "roc")
+
+
+def plot_scores(s: BundleScores, out: Path) -> list[Path]:
+    """Signal and background score distributions, train (fold-0 model) vs test, with KS p-values."""
+    train = s.overtraining()
+    ks = ks_summary(s)
+    with figure(figsize=(8, 6)) as (fig, ax):
+        bins = np.linspace(0, 1, 41)
+        for name, cls, colour in (("signal", 1, "tab:red"), ("background", 0, "tab:blue")):
+            test = (s.fold == 0) & (s.label == cls)
+            ax.hist(s.raw[test], bins, weights=s.weight[test], density=True, histtype="step", color=colour, lw=2,
+                    label=f"{name} (test)")
+            if train is not None:
+                rows = train["train_label"] == cls
+                h, _ = np.histogram(train["train_score"][rows], bins, weights=train["train_weight"][rows], density=True)
+                centres = 0.5 * (bins[1:] + bins[:-1])
+                p = ks.get(name, {}).get("pvalue", float("nan"))
+                ax.plot(centres, h, "o", color=colour, ms=4, label=f"{name} (train), KS p = {p:.3f}")
+        ax.set_xlabel(f"{s.name} score (uncalibrated)")
+        ax.set_ylabel("normalised events")
+        ax.set_yscale("log")
+        ax.legend(fontsize=11)
+        return save(fig, out, f"scores_{s.name}")
+
+
+def plot_reliability(s: BundleScores, out: Path, bins: int = 15) -> list[Path]:
+    """Reliability diagram: weighted fraction of signal per bin of predicted probability."""
+    with figure(figsize=(7, 7)) as (fig, ax):
+        edges = np.linspace(0, 1, bins + 1)
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        for values, label in ((s.raw, "uncalibrated"), (s.score, "calibrated")):
+            idx = np.minimum((np.clip(values, 0, 1) * bins).astype(int), bins - 1)
+            wsum = np.bincount(idx, s.weight, bins)
+            frac = np.divide(np.bincount(idx, s.weight * s.label, bins), wsum, out=np.full(bins, np.nan), where=wsum != 0)
+            ax.plot(centres, frac, "o-", label=label)
+        ax.plot([0, 1], [0, 1], color="grey", ls=":", label="perfect")
+        ax.set_xlabel("predicted signal probability")
+        ax.set_ylabel("observed signal fraction")
+        ax.legend(fontsize=12)
+        return save(fig, out, f"reliability_{s.name}")
+
+
+def plot_features(X: np.ndarray, y: np.ndarray, w: np.ndarray, names: list[str], out: Path) -> list[Path]:
+    """Input-feature distributions, signal against background, normalised."""
+    ncol = 6
+    nrow = int(np.ceil(len(names) / ncol))
+    with figure(nrow, ncol, figsize=(4 * ncol, 3.2 * nrow)) as (fig, axes):
+        for i, ax in enumerate(np.atleast_1d(axes).ravel()):
+            if i >= len(names):
+                ax.axis("off")
+                continue
+            lo, hi = np.percentile(X[:, i], [0.5, 99.5])
+            bins = np.linspace(lo, hi if hi > lo else lo + 1, 40)
+            for cls, colour, label in ((1, "tab:red", "signal"), (0, "tab:blue", "background")):
+                rows = y == cls
+                ax.hist(X[rows, i], bins, weights=w[rows], density=True, histtype="step", color=colour, lw=1.5, label=label)
+            ax.set_xlabel(names[i], fontsize=11)
+            ax.tick_params(labelsize=8)
+        np.atleast_1d(axes).ravel()[0].legend(fontsize=9)
+        fig.tight_layout()
+        return save(fig, out, "features")
+
+
+def plot_correlations(X: np.ndarray, y: np.ndarray, names: list[str], out: Path) -> list[Path]:
+    """Linear correlation matrices of the inputs for signal and for background."""
+    with figure(1, 2, figsize=(22, 10)) as (fig, axes):
+        for ax, cls, title in ((axes[0], 1, "signal"), (axes[1], 0, "background")):
+            corr = np.corrcoef(X[y == cls].T)
+            im = ax.imshow(corr, vmin=-1, vmax=1, cmap="RdBu_r")
+            ax.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
+            ax.set_yticks(range(len(names)), names, fontsize=8)
+            ax.set_title(f"correlations, {title}")
+        fig.colorbar(im, ax=axes, shrink=0.8)
+        return save(fig, out, "correlations")
+
+
+def plot_importance(importance: dict[str, float], out: Path, name: str) -> list[Path]:
+    """Permutation importance: AUC lost when each feature is shuffled."""
+    items = sorted(importance.items(), key=lambda kv: kv[1])
+    with figure(figsize=(8, max(4, 0.3 * len(items)))) as (fig, ax):
+        ax.barh([k for k, _ in items], [v for _, v in items])
+        ax.set_xlabel("AUC decrease when shuffled")
+        ax.tick_params(axis="y", labelsize=9)
+        return save(fig, out, f"importance_{name}")
+
+
+def plot_history(history: dict[str, dict[str, list[float]]], out: Path, name: str) -> list[Path]:
+    with figure(figsize=(8, 6)) as (fig, ax):
+        for fold, curves in history.items():
+            for key, ls in (("loss", "-"), ("val_loss", "--")):
+                if key in curves:
+                    ax.plot(np.arange(1, len(curves[key]) + 1), curves[key], ls, label=f"{fold} {key}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("weighted loss")
+        ax.legend(fontsize=10)
+        return save(fig, out, f"history_{name}")
+
+
+def make_plots(bundles: list[str], features: list[str], out: str | os.PathLike[str],
+               reference: str | None = None) -> list[Path]:
+    """Every figure of the Higgs task from saved inputs."""
+    out = Path(out)
+    scores = [load_scores(b) for b in bundles]
+    ref = next((s for s in scores if s.name == reference), scores[0])
+    paths = plot_roc(scores, out, ref.name)
+    paths += plot_scores(ref, out) + plot_reliability(ref, out)
+    if features:
+        spec = load_spec(ref.path)
+        table = read_features(features, spec.columns)
+        paths += plot_features(table.X, table.label, table.weight, table.names, out)
+        paths += plot_correlations(table.X, table.label, table.names, out)
+    for s in scores:
+        for file, plot in (("importance.json", plot_importance), ("history.json", plot_history)):
+            data_file = s.path / file
+            if data_file.exists():
+                data = json.loads(data_file.read_text())
+                if data and any(data.values()):
+                    paths += plot(data, out, s.name)
+    return paths
