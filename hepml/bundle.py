@@ -33,8 +33,21 @@ import yaml
 
 from hepml.errors import BundleError, closest
 
-__all__ = ["BUNDLE_FILE", "FORMAT_VERSION", "SCHEMA", "read_info", "write_bundle", "write_info", "write_json", "provenance", "file_hash",
-           "load_spec", "load_calibrator", "load_keras_file", "load_keras_models"]
+__all__ = [
+    "BUNDLE_FILE",
+    "FORMAT_VERSION",
+    "SCHEMA",
+    "read_info",
+    "write_bundle",
+    "write_info",
+    "write_json",
+    "provenance",
+    "file_hash",
+    "load_spec",
+    "load_calibrator",
+    "load_keras_file",
+    "load_keras_models",
+]
 
 BUNDLE_FILE = "bundle.json"
 FORMAT_VERSION = 1
@@ -72,15 +85,32 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     Path(path).write_text(json.dumps(data, indent=2, sort_keys=True, default=float) + "\n")
 
 
-def write_bundle(folder: str | os.PathLike[str], *, kind: str, model: str, models: list[str], seed: int,
-                 settings: dict[str, Any], inputs: list[str], spec_config: dict[str, Any] | None = None,
-                 calibrator: Any = None, history: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+def write_bundle(
+    folder: str | os.PathLike[str],
+    *,
+    kind: str,
+    model: str,
+    models: list[str],
+    seed: int,
+    settings: dict[str, Any],
+    inputs: list[str],
+    spec_config: dict[str, Any] | None = None,
+    calibrator: Any = None,
+    history: dict[str, Any] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
     """The one writer of every task's bundle: ``bundle.json`` (schema-checked, with provenance) and,
     when given, ``feature_spec.yaml``, ``calibration.json`` and ``history.json``.  The networks
     named in ``models`` must already be in ``folder``."""
     folder = Path(folder)
-    info: dict[str, Any] = {"format": FORMAT_VERSION, "kind": kind, "model": model, "models": list(models),
-                            "seed": seed, **fields}
+    info: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "kind": kind,
+        "model": model,
+        "models": list(models),
+        "seed": seed,
+        **fields,
+    }
     if calibrator is not None:
         info["calibration"] = calibrator.method
         write_json(folder / "calibration.json", calibrator.to_dict())
@@ -122,15 +152,19 @@ def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         info = json.loads(meta.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise BundleError(f"{meta}: corrupt bundle description ({_short(err)}); retrain or copy the bundle again") from None
+        raise BundleError(
+            f"{meta}: corrupt bundle description ({_short(err)}); retrain or copy the bundle again"
+        ) from None
     if not isinstance(info, dict):
         raise BundleError(f"{meta}: corrupt bundle description (not a JSON object); retrain")
     if info.get("format") != FORMAT_VERSION:
         raise BundleError(f"{meta}: key 'format' is {info.get('format')!r}, this hepml reads format {FORMAT_VERSION}")
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(info))
     if error is not None:
-        raise BundleError(f"{meta}: key '{_key_of(error)}': {_short(error.message)} (schema {SCHEMA}); "
-                          "the bundle is damaged or was edited, retrain it")
+        raise BundleError(
+            f"{meta}: key '{_key_of(error)}': {_short(error.message)} (schema {SCHEMA}); "
+            "the bundle is damaged or was edited, retrain it"
+        )
     _check_consistency(folder, meta, info)
     return info
 
@@ -138,16 +172,20 @@ def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
 def _check_consistency(folder: Path, meta: Path, info: dict[str, Any]) -> None:
     models = info["models"]
     if info["kind"] == "keras" and len(models) != info["k"]:
-        raise BundleError(f"{meta}: key 'k' is {info['k']} but key 'models' lists {len(models)} network(s); every "
-                          "fold needs its own network, or events would be scored by none (retrain the bundle)")
+        raise BundleError(
+            f"{meta}: key 'k' is {info['k']} but key 'models' lists {len(models)} network(s); every "
+            "fold needs its own network, or events would be scored by none (retrain the bundle)"
+        )
     if len(set(models)) != len(models):
         raise BundleError(f"{meta}: key 'models' names a file twice; each fold needs its own network (retrain)")
     root = folder.resolve()
     for i, name in enumerate(models):
         target = (folder / name).resolve()
         if root not in target.parents:
-            raise BundleError(f"{meta}: key 'models.{i}' ({name}) points outside the bundle folder ({target}); "
-                              "a bundle only reads its own files")
+            raise BundleError(
+                f"{meta}: key 'models.{i}' ({name}) points outside the bundle folder ({target}); "
+                "a bundle only reads its own files"
+            )
 
 
 def load_spec(path: str | os.PathLike[str], info: dict[str, Any] | None = None) -> Any:
@@ -166,9 +204,11 @@ def load_spec(path: str | os.PathLike[str], info: dict[str, Any] | None = None) 
     spec = FeatureSpec(config, origin=str(spec_file))
     missing = [c for c in (info or {}).get("columns", []) if c not in spec.columns]
     if missing:
-        raise BundleError(f"{Path(path) / BUNDLE_FILE}: key 'columns' names {missing[0]!r}, which {spec_file.name} does "
-                          f"not build (closest: {closest(missing[0], spec.columns)}); the bundle's files do not belong "
-                          "together, retrain it")
+        raise BundleError(
+            f"{Path(path) / BUNDLE_FILE}: key 'columns' names {missing[0]!r}, which {spec_file.name} does "
+            f"not build (closest: {closest(missing[0], spec.columns)}); the bundle's files do not belong "
+            "together, retrain it"
+        )
     return spec
 
 
@@ -185,8 +225,10 @@ def load_calibrator(path: str | os.PathLike[str], info: dict[str, Any]) -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
         raise BundleError(f"{file}: {_short(err)}; the calibration is damaged, recalibrate or retrain") from None
     if data.get("method") != info.get("calibration", data.get("method")):
-        raise BundleError(f"{file}: key 'method' is {data.get('method')!r} but {BUNDLE_FILE} says calibration "
-                          f"{info.get('calibration')!r}; the bundle's files do not belong together, retrain it")
+        raise BundleError(
+            f"{file}: key 'method' is {data.get('method')!r} but {BUNDLE_FILE} says calibration "
+            f"{info.get('calibration')!r}; the bundle's files do not belong together, retrain it"
+        )
     return calibrator
 
 
@@ -201,15 +243,18 @@ def load_keras_file(path: str | os.PathLike[str], name: str) -> Any:
     try:
         return keras.saving.load_model(file, safe_mode=True, compile=False)
     except Exception as err:  # Keras reports a damaged zip as "File not found"
-        raise BundleError(f"{file}: corrupt Keras model, it cannot be loaded ({_short(err)}); retrain or copy the "
-                          "bundle again") from None
+        raise BundleError(
+            f"{file}: corrupt Keras model, it cannot be loaded ({_short(err)}); retrain or copy the bundle again"
+        ) from None
 
 
 def load_keras_models(path: str | os.PathLike[str], info: dict[str, Any]) -> list[Any]:
     """The fold networks, in fold order."""
     if info.get("kind") != "keras":
-        raise BundleError(f"{path}: a {info.get('model')} {info.get('kind')} bundle holds no fold networks to score "
-                          "with; use a dnn bundle")
+        raise BundleError(
+            f"{path}: a {info.get('model')} {info.get('kind')} bundle holds no fold networks to score "
+            "with; use a dnn bundle"
+        )
     return [load_keras_file(path, name) for name in info["models"]]
 
 

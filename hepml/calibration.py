@@ -34,7 +34,9 @@ def _check(scores: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) 
     scores, y = np.asarray(scores, np.float64).ravel(), np.asarray(y, np.float64).ravel()
     w = np.ones_like(scores) if sample_weight is None else np.asarray(sample_weight, np.float64).ravel()
     if not (len(scores) == len(y) == len(w)):
-        raise ValueError(f"calibration: scores ({len(scores)}), labels ({len(y)}) and weights ({len(w)}) differ in length")
+        raise ValueError(
+            f"calibration: scores ({len(scores)}), labels ({len(y)}) and weights ({len(w)}) differ in length"
+        )
     if len(scores) == 0:
         raise ValueError("calibration: no events to fit on")
     if not np.all(np.isfinite(scores)):
@@ -70,8 +72,9 @@ class TemperatureScaling(Calibrator):
     def fit(self, scores: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> TemperatureScaling:
         s, y, w = _check(scores, y, sample_weight)
         z = _logit(s)
-        result = optimize.minimize_scalar(lambda log_t: _weighted_logloss(z / np.exp(log_t), y, w),
-                                          bounds=(-5, 5), method="bounded")
+        result = optimize.minimize_scalar(
+            lambda log_t: _weighted_logloss(z / np.exp(log_t), y, w), bounds=(-5, 5), method="bounded"
+        )
         self.temperature_ = float(np.exp(result.x))
         return self
 
@@ -146,7 +149,10 @@ class Identity(Calibrator):
 
 
 METHODS: dict[str, type[Calibrator]] = {
-    "temperature": TemperatureScaling, "platt": PlattScaling, "isotonic": IsotonicCalibration, "none": Identity,
+    "temperature": TemperatureScaling,
+    "platt": PlattScaling,
+    "isotonic": IsotonicCalibration,
+    "none": Identity,
 }
 
 

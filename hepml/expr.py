@@ -136,6 +136,9 @@ def _neutrino(lep: ak.Array, met: Any, metphi: Any, mw: float = 80.4) -> ak.Arra
     return _p4xyz(nx, ny, pz, energy)
 
 
+_NUMBERS = (int, float, np.integer, np.floating)
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
@@ -143,7 +146,7 @@ def _is_int(value: Any) -> bool:
 def _power(base: Any, exponent: Any) -> Any:
     """``base ** exponent``; for two plain numbers, in float64 when an exact integer would exceed
     64 bits, so that constant powers cannot hang or exhaust memory."""
-    if np.isscalar(base) and np.isscalar(exponent):
+    if isinstance(base, _NUMBERS) and isinstance(exponent, _NUMBERS):
         if _is_int(base) and _is_int(exponent) and (
             exponent < 0 or abs(base) < 2 or exponent * math.log2(abs(base)) < 62
         ):
@@ -251,7 +254,7 @@ class Expression:
                     raise self._fail(
                         f"unknown function {fname!r}; allowed: " + ", ".join(sorted(FUNCTIONS))
                     )
-                bad = {k.arg for k in node.keywords} - _KEYWORDS.get(fname, set())
+                bad = {str(k.arg) for k in node.keywords} - _KEYWORDS.get(fname, set())
                 if bad:
                     raise self._fail(f"{fname}() takes no keyword {sorted(bad)[0]!r}")
         funcs = {n.func for n in ast.walk(tree) if isinstance(n, ast.Call)}
@@ -302,7 +305,8 @@ class Expression:
         if isinstance(node, ast.Call):
             args = [ev(a, get) for a in node.args]
             kwargs = {k.arg: ev(k.value, get) for k in node.keywords if k.arg}
-            return FUNCTIONS[node.func.id](*args, **kwargs)  # type: ignore[union-attr]
+            assert isinstance(node.func, ast.Name)  # checked when parsed
+            return FUNCTIONS[node.func.id](*args, **kwargs)
         if isinstance(node, ast.Attribute):
             return getattr(ev(node.value, get), node.attr)
         if isinstance(node, ast.Subscript):
@@ -332,7 +336,7 @@ def _index(array: Any, index: Any) -> Any:
         # pad no further than the longest list: beyond it every event gets None, whatever the index
         longest = int(ak.max(counts, axis=None) or 0) if len(array) else 0
         at = min(parts[-1], longest)
-        return ak.pad_none(array, at + 1, axis=axis)[(*parts[:-1], at)]
+        return ak.pad_none(array, at + 1, axis=axis)[tuple(parts[:-1]) + (at,)]
     return array[index]
 
 

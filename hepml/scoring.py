@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,9 @@ import numpy as np
 from hepml.bundle import load_calibrator, load_keras_models, load_spec, read_info
 from hepml.errors import BundleError, ConfigError, HepmlError, MissingBranchError, closest
 from hepml.expr import parse
-from hepml.io.read import Source, iterate, open_tree, resolve_sources
 from hepml.io.inplace import add_branches_in_place
 from hepml.io.outputs import check_outputs
+from hepml.io.read import Source, iterate, open_tree, resolve_sources
 from hepml.io.write import DEFAULT_EVENT_ID, write_friend
 from hepml.split import fold_of
 
@@ -46,7 +46,9 @@ class Scorer:
         self.spec = load_spec(path, self.info)
         self.columns: list[str] = list(self.info["columns"])
         self.calibrator = load_calibrator(path, self.info)
-        self.models = load_keras_models(path, self.info) if backend == "keras" else _onnx_sessions(Path(path), self.info)
+        self.models = (
+            load_keras_models(path, self.info) if backend == "keras" else _onnx_sessions(Path(path), self.info)
+        )
         self._lock = threading.Lock()
 
     @classmethod
@@ -74,10 +76,9 @@ class Scorer:
 
     def predict_raw(self, X: np.ndarray, events: np.ndarray | None) -> np.ndarray:
         """Uncalibrated network output; fold model by event number, mean of folds without one."""
+        predict: Callable[[Any, np.ndarray], np.ndarray] = _onnx_predict
         if self.backend == "keras":
             from hepml.models.dense import predict
-        else:
-            predict = _onnx_predict
         out = np.full(len(X), np.nan)
         with self._lock:
             if events is None or len(self.models) == 1:  # no event number, or one network for all
@@ -90,11 +91,15 @@ class Scorer:
                         out[rows] = predict(model, X[rows])
         bad = ~np.isfinite(out)
         if bad.any():  # never write a score that no network produced
-            raise BundleError(f"{self.path}: {int(bad.sum())} of {len(out)} events got no finite score from the "
-                              "bundle's networks; the bundle is damaged, retrain it")
+            raise BundleError(
+                f"{self.path}: {int(bad.sum())} of {len(out)} events got no finite score from the "
+                "bundle's networks; the bundle is damaged, retrain it"
+            )
         return out
 
-    def __call__(self, arrays: Any, *, where: str = "input", entries: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def __call__(
+        self, arrays: Any, *, where: str = "input", entries: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         """Score one block of events: ``{'score': calibrated, 'score_raw': network output}``;
         ``entries`` (their entry numbers in the file) make error messages point at the right event."""
         arrays = _flatten_collections(_as_array(arrays), self.branches)
@@ -108,17 +113,29 @@ class Scorer:
         key = self.info["fold_key"]
         events = np.asarray(ak.to_numpy(arrays[key])) if key in fields else None
         raw = self.predict_raw(self.features(arrays, where=where, entries=entries), events)
-        return {"score": np.clip(self.calibrator.predict(raw), 0.0, 1.0).astype(np.float32),
-                "score_raw": raw.astype(np.float32)}
+        return {
+            "score": np.clip(self.calibrator.predict(raw), 0.0, 1.0).astype(np.float32),
+            "score_raw": raw.astype(np.float32),
+        }
 
     score = __call__
 
-    def iter_scores(self, source: Source, *, prefix: str = "", step_size: int | str = "100 MB",
-                    event_id: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+    def iter_scores(
+        self,
+        source: Source,
+        *,
+        prefix: str = "",
+        step_size: int | str = "100 MB",
+        event_id: Iterable[str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """Columns for the friend tree, chunk by chunk: scores, cut flag and event identifiers."""
         tree = open_tree(source)
         available = set(tree.keys())
-        ids = [b for b in (event_id if event_id is not None else (self.spec.event_id or DEFAULT_EVENT_ID)) if b in available]
+        ids = [
+            b
+            for b in (event_id if event_id is not None else (self.spec.event_id or DEFAULT_EVENT_ID))
+            if b in available
+        ]
         reads = list(dict.fromkeys([b for b in self.branches if b in available or b != self.info["fold_key"]] + ids))
         cut = parse(self.spec.cut, "cut") if self.spec.cut else None
         if cut:
@@ -127,29 +144,45 @@ class Scorer:
             scores = self(chunk.arrays, where=str(chunk.source), entries=chunk.entries)
             columns: dict[str, Any] = {f"{prefix}{k}": v for k, v in scores.items()}
             if cut is not None:
-                columns[f"{prefix}pass_cut"] = np.asarray(ak.to_numpy(ak.fill_none(cut.evaluate(chunk.arrays), False)), bool)
+                columns[f"{prefix}pass_cut"] = np.asarray(
+                    ak.to_numpy(ak.fill_none(cut.evaluate(chunk.arrays), False)), bool
+                )
             for name in ids:
                 columns[name] = ak.to_numpy(chunk.arrays[name])
             yield columns
 
-    def score_file(self, source: str | Source, output: str | os.PathLike[str] | None = None, *,
-                   tree: str = "scores", prefix: str = "", step_size: int | str = "100 MB",
-                   in_place: bool = False, event_id: Iterable[str] | None = None) -> Path | None:
+    def score_file(
+        self,
+        source: str | Source,
+        output: str | os.PathLike[str] | None = None,
+        *,
+        tree: str = "scores",
+        prefix: str = "",
+        step_size: int | str = "100 MB",
+        in_place: bool = False,
+        event_id: Iterable[str] | None = None,
+    ) -> Path | None:
         """Write the scores of one input file as a friend tree in ``output`` (or, opt-in, in place)."""
         (src,) = resolve_sources(source, self.spec.tree) if isinstance(source, str) else [source]
         if in_place:  # the whole file's scores in memory: add_branches writes each branch in one go
             prefix = prefix or "hepml_"
             chunks = list(self.iter_scores(src, prefix=prefix, step_size=step_size, event_id=()))
             names = chunks[0] if chunks else self._empty_columns(src, prefix)
-            add_branches_in_place(src, {k: np.concatenate([c[k] for c in chunks]) if chunks else names[k]
-                                        for k in names})
+            add_branches_in_place(
+                src, {k: np.concatenate([c[k] for c in chunks]) if chunks else names[k] for k in names}
+            )
             return None
         if output is None:
             raise HepmlError("score_file: give an output path (or in_place=True)")
         n = int(open_tree(src).num_entries)
         empty = {k: v.dtype for k, v in self._empty_columns(src, prefix).items()}
-        return write_friend(output, self.iter_scores(src, prefix=prefix, step_size=step_size, event_id=event_id),
-                            tree=tree, expected_entries=n, empty_types=empty)
+        return write_friend(
+            output,
+            self.iter_scores(src, prefix=prefix, step_size=step_size, event_id=event_id),
+            tree=tree,
+            expected_entries=n,
+            empty_types=empty,
+        )
 
     def _empty_columns(self, source: Source, prefix: str) -> dict[str, np.ndarray]:
         """The score branches of an empty tree, typed as a filled one would have them."""
@@ -244,9 +277,17 @@ def _as_array(arrays: Any) -> ak.Array:
     return ak.Array(arrays)
 
 
-def score_files(bundle: str | os.PathLike[str], inputs: list[str], outputs: list[str], *, tree: str = "scores",
-                prefix: str = "", step_size: int | str = "100 MB", in_place: bool = False,
-                backend: str = "keras") -> list[str]:
+def score_files(
+    bundle: str | os.PathLike[str],
+    inputs: list[str],
+    outputs: list[str],
+    *,
+    tree: str = "scores",
+    prefix: str = "",
+    step_size: int | str = "100 MB",
+    in_place: bool = False,
+    backend: str = "keras",
+) -> list[str]:
     """Score each input file into its own friend-tree file (same entries, same order)."""
     if in_place and outputs:
         raise ConfigError("score: --in-place writes into the inputs themselves, --out to new files; give one of them")
@@ -257,7 +298,8 @@ def score_files(bundle: str | os.PathLike[str], inputs: list[str], outputs: list
     scorer = Scorer.load(bundle, backend)
     done = []
     for i, source in enumerate(inputs):
-        scorer.score_file(source, None if in_place else outputs[i], tree=tree, prefix=prefix,
-                          step_size=step_size, in_place=in_place)
+        scorer.score_file(
+            source, None if in_place else outputs[i], tree=tree, prefix=prefix, step_size=step_size, in_place=in_place
+        )
         done.append(source)
     return done

@@ -96,3 +96,15 @@ def test_modules_and_functions_stay_small() -> None:
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 assert node.end_lineno - node.lineno < 60, f"{path}:{node.lineno} {node.name} is too long"
+
+
+def test_importing_the_figures_leaves_matplotlib_alone() -> None:
+    """A coffea user's notebook keeps its backend and style after importing hepml's plots."""
+    import subprocess
+    import sys
+
+    code = ("import matplotlib, json; matplotlib.use('svg'); before = repr(sorted(matplotlib.rcParams.items()))\n"
+            "import hepml.plotting, hepml.tasks.higgs.plots, hepml.tasks.cosmic.plots, hepml.tasks.dann.plots\n"
+            "print(matplotlib.get_backend(), before == repr(sorted(matplotlib.rcParams.items())))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-2:] == ["svg", "True"], out.stdout + out.stderr

@@ -28,7 +28,9 @@ def test_gradient_reversal_forward_identity_backward_minus_lambda() -> None:
         tape.watch(x)
         loss = tf.reduce_sum(layer(x) * upstream)
     np.testing.assert_array_equal(tape.gradient(loss, x).numpy(), np.zeros((5, 3)))
-    assert GradientReversal.from_config(GradientReversal(0.25).get_config()).get_config()["lambda_"] == pytest.approx(0.25)
+    assert GradientReversal.from_config(GradientReversal(0.25).get_config()).get_config()["lambda_"] == pytest.approx(
+        0.25
+    )
 
 
 def test_schedules_at_known_points() -> None:
@@ -87,9 +89,9 @@ def test_domain_weights_balance_and_keep_signs() -> None:
 def test_dann_lowers_domain_auc_and_reloads_without_custom_code(tmp_path: Path) -> None:
     import keras
 
-    from hepml.tasks.dann.study import domain_auc
     from hepml.models.dann import DannConfig, fit_dann_dense
     from hepml.models.dense import DenseConfig, fit_dense, hidden_features, predict
+    from hepml.tasks.dann.study import domain_auc
 
     xs, ys, xt, _ = _domains(3000, 3.0, 1)
     config = DenseConfig(layers=2, units=16, epochs=12, batch_size=128, dropout=0.0, patience=20)
@@ -128,12 +130,13 @@ def test_dann_higgs_side_by_side_end_to_end(higgs_features: list[Path], tmp_path
 
     import uproot
 
-    from conftest import SPEC
     from hepml.cli import main
     from hepml.features import FeatureSpec
     from hepml.features.files import write_features
     from hepml.scoring import Scorer
     from hepml.simulate.higgs import DetectorModel, write_ntuple
+
+    from conftest import SPEC
 
     shifted = DetectorModel(jet_energy_scale=0.85, system_pt_scale=1.5, btag_efficiency=0.6)
     spec = FeatureSpec.from_yaml(SPEC)
@@ -143,18 +146,40 @@ def test_dann_higgs_side_by_side_end_to_end(higgs_features: list[Path], tmp_path
         write_features(spec, str(tmp_path / f"{process}.root"), tmp_path / f"f_{process}.root", label=label)
         target.append(str(tmp_path / f"f_{process}.root"))
     out = tmp_path / "dann"
-    code = main(["dann-higgs", "--source", *map(str, higgs_features), "--target", *target, "--spec", str(SPEC),
-                 "--group", "all", "--dnn-config", '{"epochs": 3, "units": 32, "layers": 2}', "--seed", "2",
-                 "--out", str(out)])
+    code = main(
+        [
+            "dann-higgs",
+            "--source",
+            *map(str, higgs_features),
+            "--target",
+            *target,
+            "--spec",
+            str(SPEC),
+            "--group",
+            "all",
+            "--dnn-config",
+            '{"epochs": 3, "units": 32, "layers": 2}',
+            "--seed",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("source_only", "dann", "no_adversary", "oracle"):
         assert 0.5 < metrics["target"][key] < 1
-    assert set(metrics["source"]) >= {"source_only", "dann"} and set(metrics["domain_auc"]) == {"source_only", "dann", "no_adversary"}
+    assert set(metrics["source"]) >= {"source_only", "dann"} and set(metrics["domain_auc"]) == {
+        "source_only",
+        "dann",
+        "no_adversary",
+    }
     gap = metrics["target"]["oracle"] - metrics["target"]["source_only"]
     assert (metrics["gap_closed"] is None) == (gap <= 0)
     if gap > 0:
-        assert metrics["gap_closed"] == pytest.approx((metrics["target"]["dann"] - metrics["target"]["source_only"]) / gap)
+        assert metrics["gap_closed"] == pytest.approx(
+            (metrics["target"]["dann"] - metrics["target"]["source_only"]) / gap
+        )
     assert (out / "plots" / "dann_scores.png").exists() and (out / "plots" / "dann_training.pdf").exists()
     scorer = Scorer(out / "bundle")
     arrays = uproot.open(tmp_path / "signal.root")["Events"].arrays(scorer.branches)
@@ -172,7 +197,7 @@ def test_image_batches_mix_domains_and_carry_event_weights() -> None:
     x, y, w = dann_image_batch(qs, ys, pw, qt, np.array([1.0, 2.0, -1.0]), np.array([1.0, 3.0]))
     assert x.shape == (5, 3, 8, 8) and y["domain"].shape == (5, 3, 1, 1, 1) and w["domain"].shape == (5, 3, 1, 1)
     np.testing.assert_array_equal(y["domain"][:, 0, 0, 0, 0], [0, 0, 0, 1, 1])
-    np.testing.assert_array_equal(w["task"][3:], 0)            # target images never enter the task loss
+    np.testing.assert_array_equal(w["task"][3:], 0)  # target images never enter the task loss
     np.testing.assert_array_equal(w["task"][:3], pw)
     dw = w["domain"][:, 0, 0, 0]
     assert dw[:3].sum() == pytest.approx(2.5) and dw[3:].sum() == pytest.approx(2.5)  # balanced domains
@@ -199,21 +224,34 @@ def test_uresnet_dann_trains_on_unlabelled_target_and_reloads_plainly(tmp_path: 
     import keras
     import uproot
 
-    from hepml.tasks.cosmic.score import load_segmenter, predict_pixels as _predict
-    from hepml.tasks.cosmic.train import train_segmentation
     from hepml.io.images import iter_images
     from hepml.simulate.lartpc import Geometry, LArTPCConfig, write_events
+    from hepml.tasks.cosmic.score import load_segmenter
+    from hepml.tasks.cosmic.score import predict_pixels as _predict
+    from hepml.tasks.cosmic.train import train_segmentation
 
     geometry = Geometry(wires=32, ticks=32)
     write_events(tmp_path / "sim.root", 40, seed=1, geometry=geometry, config=LArTPCConfig(cosmic_mean=2))
-    write_events(tmp_path / "data_truth.root", 30, seed=2, geometry=geometry, first_event=1000,
-                 config=LArTPCConfig(cosmic_mean=2, gain=0.6, noise=0.1, dead_wire_fraction=0.1))
+    write_events(
+        tmp_path / "data_truth.root",
+        30,
+        seed=2,
+        geometry=geometry,
+        first_event=1000,
+        config=LArTPCConfig(cosmic_mean=2, gain=0.6, noise=0.1, dead_wire_fraction=0.1),
+    )
     _strip_labels(tmp_path / "data_truth.root", tmp_path / "data.root")
     assert "Pixel_label" not in uproot.open(tmp_path / "data.root")["Events"].keys()
     out = tmp_path / "bundle"
-    info = train_segmentation([str(tmp_path / "sim.root")], out, shape=(3, 32, 32), seed=3,
-                              model_config={"depth": 2, "filters": 4, "epochs": 2},
-                              target=[str(tmp_path / "data.root")], dann_config={"domain_units": 8})
+    info = train_segmentation(
+        [str(tmp_path / "sim.root")],
+        out,
+        shape=(3, 32, 32),
+        seed=3,
+        model_config={"depth": 2, "filters": 4, "epochs": 2},
+        target=[str(tmp_path / "data.root")],
+        dann_config={"domain_units": 8},
+    )
     assert info["model"] == "uresnet-dann" and info["provenance"]["config"]["dann"]["domain_units"] == 8
     history = json.loads((out / "history.json").read_text())
     assert {"task_loss", "domain_loss", "lambda", "learning_rate"} <= set(history)
@@ -235,15 +273,36 @@ def test_dann_lartpc_side_by_side_end_to_end(tmp_path: Path) -> None:
 
     geometry = Geometry(wires=32, ticks=32)
     files = {}
-    for i, (domain, sample, n) in enumerate((("source", "train", 40), ("source", "test", 24),
-                                             ("target", "train", 40), ("target", "test", 24))):
+    for i, (domain, sample, n) in enumerate(
+        (("source", "train", 40), ("source", "test", 24), ("target", "train", 40), ("target", "test", 24))
+    ):
         config = LArTPCConfig(cosmic_mean=2, **({"gain": 0.6, "noise": 0.1} if domain == "target" else {}))
         files[f"{domain}_{sample}"] = str(tmp_path / f"{domain}_{sample}.root")
-        write_events(files[f"{domain}_{sample}"], n, seed=10 + i, geometry=geometry, config=config, first_event=1000 * i)
+        write_events(
+            files[f"{domain}_{sample}"], n, seed=10 + i, geometry=geometry, config=config, first_event=1000 * i
+        )
     out = tmp_path / "run"
-    code = main(["dann-lartpc", "--source-train", files["source_train"], "--source-test", files["source_test"],
-                 "--target-train", files["target_train"], "--target-test", files["target_test"], "--shape", "3,32,32",
-                 "--model-config", '{"depth": 2, "filters": 4, "epochs": 1}', "--seed", "1", "--out", str(out)])
+    code = main(
+        [
+            "dann-lartpc",
+            "--source-train",
+            files["source_train"],
+            "--source-test",
+            files["source_test"],
+            "--target-train",
+            files["target_train"],
+            "--target-test",
+            files["target_test"],
+            "--shape",
+            "3,32,32",
+            "--model-config",
+            '{"depth": 2, "filters": 4, "epochs": 1}',
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     for domain in ("source", "target"):
@@ -259,8 +318,8 @@ def test_gap_closed_known_cases() -> None:
     from hepml.tasks.dann.study import gap_closed
 
     assert gap_closed(0.70, 0.75, 0.80) == pytest.approx(0.5)
-    assert gap_closed(0.70, 0.68, 0.80) == pytest.approx(-0.2)   # DANN worse than source-only
-    assert gap_closed(0.70, 0.75, 0.70) is None                  # no gap: the ratio means nothing
+    assert gap_closed(0.70, 0.68, 0.80) == pytest.approx(-0.2)  # DANN worse than source-only
+    assert gap_closed(0.70, 0.75, 0.70) is None  # no gap: the ratio means nothing
     assert gap_closed(0.70, 0.75, 0.65) is None
 
 
@@ -269,8 +328,8 @@ def test_uresnet_dann_refuses_a_target_it_cannot_use(tmp_path: Path) -> None:
     import uproot
 
     from hepml.errors import EmptyInputError, MissingBranchError
-    from hepml.tasks.cosmic.train import train_segmentation
     from hepml.simulate.lartpc import Geometry, LArTPCConfig, write_events
+    from hepml.tasks.cosmic.train import train_segmentation
 
     geometry, config = Geometry(wires=16, ticks=16), LArTPCConfig(cosmic_mean=1)
     write_events(tmp_path / "sim.root", 20, seed=1, geometry=geometry, config=config)

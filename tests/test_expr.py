@@ -78,9 +78,14 @@ def test_four_vector_kinematics_by_hand() -> None:
     mjj = np.sqrt(e.sum() ** 2 - px.sum() ** 2 - py.sum() ** 2 - pz.sum() ** 2)
     assert ev(f"mass({jets}[:, 0] + {jets}[:, 1])")[0] == pytest.approx(mjj, rel=1e-9)
     assert ev(f"vsum({jets}).mass")[0] == pytest.approx(
-        np.sqrt((e.sum() + np.sqrt((20 * np.cos(-2.0)) ** 2 + (20 * np.sin(-2.0)) ** 2 + (20 * np.sinh(2.0)) ** 2 + 9)) ** 2
-                - (px.sum() + 20 * np.cos(-2.0)) ** 2 - (py.sum() + 20 * np.sin(-2.0)) ** 2
-                - (pz.sum() + 20 * np.sinh(2.0)) ** 2), rel=1e-9)
+        np.sqrt(
+            (e.sum() + np.sqrt((20 * np.cos(-2.0)) ** 2 + (20 * np.sin(-2.0)) ** 2 + (20 * np.sinh(2.0)) ** 2 + 9)) ** 2
+            - (px.sum() + 20 * np.cos(-2.0)) ** 2
+            - (py.sum() + 20 * np.sin(-2.0)) ** 2
+            - (pz.sum() + 20 * np.sinh(2.0)) ** 2
+        ),
+        rel=1e-9,
+    )
     dphi = 1.0
     assert ev(f"deltaR({jets}[:, 0], {jets}[:, 1])")[0] == pytest.approx(np.hypot(1.1, dphi), rel=1e-9)
     assert ev(f"{jets}.pt[:, 0]")[0] == pytest.approx(50.0)

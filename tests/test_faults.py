@@ -23,11 +23,12 @@ import uproot
 import yaml
 
 from hepml.bundle import read_info
-from hepml.errors import BundleError, ConfigError, ExpressionError, HepmlError, NonFiniteFeatureError
+from hepml.errors import BundleError, ConfigError, ExpressionError, HepmlError
 from hepml.features import FeatureSpec
 from hepml.io import Source, add_branches_in_place
 from hepml.io.atomic import atomic_path, temporary_sibling
 from hepml.scoring import Scorer
+
 from conftest import SPEC, leftovers
 
 
@@ -362,7 +363,8 @@ def test_per_object_cut_is_an_error_not_a_silent_object_filter(hzz: str) -> None
 def test_stale_temporaries_are_removed_by_the_next_write(tmp_path: Path) -> None:
     target = tmp_path / "out.root"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = temporary_sibling(target).with_name(temporary_sibling(target).name.rsplit("-", 1)[0] + f"-{dead.stdout.strip()}")
+    ours = temporary_sibling(target)
+    stale = ours.with_name(ours.name.rsplit("-", 1)[0] + f"-{dead.stdout.strip()}")
     stale.mkdir()
     (stale / "half.root").write_bytes(b"x" * 1000)
     foreign = target.with_name(f".{target.name}.tmp-otherhost-1")
@@ -380,8 +382,9 @@ def test_stale_temporaries_are_removed_by_the_next_write(tmp_path: Path) -> None
 
 def _kill_while_writing(args: list[str], target: Path, cwd: Path, timeout: float = 240.0) -> None:
     """Start ``hepml ARGS``, wait until its temporary output exists, then kill -9 it."""
-    proc = subprocess.Popen([sys.executable, "-m", "hepml.cli", *args], cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hepml.cli", *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     pattern = f".{target.name}.tmp-*"
     deadline = time.monotonic() + timeout
     try:
@@ -433,8 +436,23 @@ def test_killed_scoring_job_is_redone_cleanly(dnn_bundle: Path, big_ntuple: Path
 
 
 def test_killed_training_job_is_redone_cleanly(higgs_features: list[Path], tmp_path: Path) -> None:
-    args = [*map(str, higgs_features), "--spec", str(SPEC), "--group", "all", "--model", "dnn", "--k", "2",
-            "--fold", "0", "--seed", "4", "--model-config", json.dumps({"epochs": 40, "patience": 40, "units": 32})]
+    args = [
+        *map(str, higgs_features),
+        "--spec",
+        str(SPEC),
+        "--group",
+        "all",
+        "--model",
+        "dnn",
+        "--k",
+        "2",
+        "--fold",
+        "0",
+        "--seed",
+        "4",
+        "--model-config",
+        json.dumps({"epochs": 40, "patience": 40, "units": 32}),
+    ]
     reference = tmp_path / "reference"
     out = tmp_path / "out" / "fold0"
     _kill_while_writing(["train-fold", *args, "--out", str(out)], out, tmp_path)

@@ -16,19 +16,29 @@ from hepml.features.files import read_features, write_features
 
 
 def test_hzz_leading_muon_and_jet_from_cartesian(hzz: str) -> None:
-    spec = FeatureSpec({
-        "tree": "events", "fill": -999.0,
-        "define": {"mu": "p4xyz(Muon_Px, Muon_Py, Muon_Pz, Muon_E)", "jet": "p4xyz(Jet_Px, Jet_Py, Jet_Pz, Jet_E)"},
-        "features": {
-            "mu_pt": "mu.pt[:, 0]", "mu_eta": "mu.eta[:, 0]", "mu_phi": "mu.phi[:, 0]", "mu_mass": "mu.mass[:, 0]",
-            "jet_pt": "pt(jet)[:, 0]", "jet_eta": "eta(jet)[:, 0]", "jet_phi": "phi(jet)[:, 0]", "jet_mass": "mass(jet)[:, 0]",
-            "n_jets": "num(Jet_Px)",
-        },
-        "weight": "EventWeight",
-    })
+    spec = FeatureSpec(
+        {
+            "tree": "events",
+            "fill": -999.0,
+            "define": {"mu": "p4xyz(Muon_Px, Muon_Py, Muon_Pz, Muon_E)", "jet": "p4xyz(Jet_Px, Jet_Py, Jet_Pz, Jet_E)"},
+            "features": {
+                "mu_pt": "mu.pt[:, 0]",
+                "mu_eta": "mu.eta[:, 0]",
+                "mu_phi": "mu.phi[:, 0]",
+                "mu_mass": "mu.mass[:, 0]",
+                "jet_pt": "pt(jet)[:, 0]",
+                "jet_eta": "eta(jet)[:, 0]",
+                "jet_phi": "phi(jet)[:, 0]",
+                "jet_mass": "mass(jet)[:, 0]",
+                "n_jets": "num(Jet_Px)",
+            },
+            "weight": "EventWeight",
+        }
+    )
     table = FeatureTable.concat(spec.iter_tables(hzz, step_size=1000))
-    raw = uproot.open(hzz)["events"].arrays(["Muon_Px", "Muon_Py", "Muon_Pz", "Muon_E", "Jet_Px", "Jet_Py",
-                                             "Jet_Pz", "Jet_E", "EventWeight"])
+    raw = uproot.open(hzz)["events"].arrays(
+        ["Muon_Px", "Muon_Py", "Muon_Pz", "Muon_E", "Jet_Px", "Jet_Py", "Jet_Pz", "Jet_E", "EventWeight"]
+    )
     assert len(table) == 2421
     col = {n: table.X[:, i] for i, n in enumerate(table.names)}
     checked = 0
@@ -56,20 +66,26 @@ def test_hzz_leading_muon_and_jet_from_cartesian(hzz: str) -> None:
 
 
 def test_zmumu_dimuon_mass_matches_branch(zmumu: str) -> None:
-    spec = FeatureSpec({"tree": "events", "features": {
-        "mass": "mass(p4xyz(px1, py1, pz1, E1) + p4xyz(px2, py2, pz2, E2))", "M": "M"}})
+    spec = FeatureSpec(
+        {"tree": "events", "features": {"mass": "mass(p4xyz(px1, py1, pz1, E1) + p4xyz(px2, py2, pz2, E2))", "M": "M"}}
+    )
     table = FeatureTable.concat(spec.iter_tables(zmumu))
     assert len(table) == 2304
     np.testing.assert_allclose(table.X[:, 0], table.X[:, 1], rtol=1e-4, atol=1e-4)
 
 
 def test_nanoaod_first_n_jets_with_fill_and_mask(nanoaod: str) -> None:
-    spec = FeatureSpec({
-        "features": {"jet_pt": {"expr": "Jet_pt", "first": 4, "fill": -1, "mask": True},
-                     "jet_eta": {"expr": "Jet_eta", "first": 4, "fill": -5},
-                     "met": "MET_pt", "n_jets": "num(Jet_pt)"},
-        "event_id": ["run", "luminosityBlock", "event"],
-    })
+    spec = FeatureSpec(
+        {
+            "features": {
+                "jet_pt": {"expr": "Jet_pt", "first": 4, "fill": -1, "mask": True},
+                "jet_eta": {"expr": "Jet_eta", "first": 4, "fill": -5},
+                "met": "MET_pt",
+                "n_jets": "num(Jet_pt)",
+            },
+            "event_id": ["run", "luminosityBlock", "event"],
+        }
+    )
     table = FeatureTable.concat(spec.iter_tables(nanoaod, step_size=64))
     raw = uproot.open(nanoaod)["Events"].arrays(["Jet_pt", "Jet_eta", "MET_pt", "event"])
     assert table.names[:8] == [f"jet_pt_{i}" for i in range(4)] + [f"jet_pt_mask_{i}" for i in range(4)]
@@ -119,7 +135,9 @@ def test_jagged_feature_without_first_is_refused(nanoaod: str) -> None:
 
 
 def test_feature_file_round_trip(nanoaod: str, tmp_path: Path) -> None:
-    spec = FeatureSpec(yaml.safe_load("features: {met: MET_pt, lead: 'Jet_pt[:, 0]'}\nevent_id: [event]\nweight: 2.5\n"))
+    spec = FeatureSpec(
+        yaml.safe_load("features: {met: MET_pt, lead: 'Jet_pt[:, 0]'}\nevent_id: [event]\nweight: 2.5\n")
+    )
     n = write_features(spec, nanoaod, tmp_path / "f.root", label=1, step_size=50)
     table = read_features([tmp_path / "f.root"], ["lead", "met"], ["event"])
     assert n == len(table) == 200

@@ -57,7 +57,9 @@ def test_coffea_nanoevents(dnn_bundle: Path, higgs_files: dict[str, Path], refer
     np.testing.assert_allclose(scores, reference[1], atol=1e-6)
 
 
-def test_onnx_export_agrees_with_keras(dnn_bundle: Path, higgs_files: dict[str, Path], reference, tmp_path: Path) -> None:
+def test_onnx_export_agrees_with_keras(
+    dnn_bundle: Path, higgs_files: dict[str, Path], reference, tmp_path: Path
+) -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("tf2onnx")
     from hepml.cli import main
@@ -74,7 +76,12 @@ def test_onnx_export_agrees_with_keras(dnn_bundle: Path, higgs_files: dict[str, 
     np.testing.assert_allclose(got["score_raw"], keras_raw, atol=1e-5)
     assert np.mean(np.abs(got["score"] - expected) <= 1e-5) > 0.99  # isotonic steps may flip a rare tie
     out = tmp_path / "s.root"
-    assert main(["score", str(dnn_bundle), f"{higgs_files['signal']}:Events", "--out", str(out), "--backend", "onnxruntime"]) == 0
+    assert (
+        main(
+            ["score", str(dnn_bundle), f"{higgs_files['signal']}:Events", "--out", str(out), "--backend", "onnxruntime"]
+        )
+        == 0
+    )
     assert uproot.open(out)["scores"].num_entries == len(expected)
 
 

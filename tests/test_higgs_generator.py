@@ -13,13 +13,16 @@ import vector
 from hepml.features import FeatureSpec, FeatureTable
 from hepml.simulate import higgs
 from hepml.simulate.kinematics import boost, mass, two_body_decay
+
 from conftest import SPEC
 
 
 def test_two_body_decay_conserves_four_momentum_and_masses(rng: np.random.Generator) -> None:
     from hepml.simulate.kinematics import system
 
-    parent = system(rng.uniform(90, 400, 1000), rng.gamma(2, 30, 1000), rng.normal(0, 1.5, 1000), rng.uniform(-3, 3, 1000))
+    parent = system(
+        rng.uniform(90, 400, 1000), rng.gamma(2, 30, 1000), rng.normal(0, 1.5, 1000), rng.uniform(-3, 3, 1000)
+    )
     m1, m2 = np.full(1000, 80.4), np.full(1000, 4.8)
     d1, d2 = two_body_decay(parent, m1, m2, rng)
     np.testing.assert_allclose(d1 + d2, parent, atol=1e-9)
@@ -81,8 +84,20 @@ def test_deterministic_with_seed(tmp_path: Path) -> None:
     assert ak.all(ta.Jet_pt == tb.Jet_pt) and ak.all(ta.MET_pt == tb.MET_pt)
     c = higgs.generate("background", 500, seed=12)
     assert not ak.all(c.MET_pt == ta.MET_pt)
-    assert set(uproot.open(a)["Events"].keys()) >= {"nJet", "Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btag",
-                                                    "nLepton", "Lepton_pt", "MET_pt", "MET_phi", "event", "genWeight"}
+    assert set(uproot.open(a)["Events"].keys()) >= {
+        "nJet",
+        "Jet_pt",
+        "Jet_eta",
+        "Jet_phi",
+        "Jet_mass",
+        "Jet_btag",
+        "nLepton",
+        "Lepton_pt",
+        "MET_pt",
+        "MET_phi",
+        "event",
+        "genWeight",
+    }
 
 
 def test_higgs_feature_definitions_by_hand(higgs_files: dict[str, Path]) -> None:
@@ -92,7 +107,9 @@ def test_higgs_feature_definitions_by_hand(higgs_files: dict[str, Path]) -> None
     raw = uproot.open(higgs_files["signal"])["Events"].arrays()
     col = {n: table.X[:, i] for i, n in enumerate(table.names)}
     for i in range(50):
-        pt, eta, phi, m, btag = (np.asarray(raw[f"Jet_{c}"][i][:4], float) for c in ("pt", "eta", "phi", "mass", "btag"))
+        pt, eta, phi, m, btag = (
+            np.asarray(raw[f"Jet_{c}"][i][:4], float) for c in ("pt", "eta", "phi", "mass", "btag")
+        )
         jets = [vector.obj(pt=pt[j], eta=eta[j], phi=phi[j], mass=m[j]) for j in range(4)]
         order = sorted(range(4), key=lambda j: -(btag[j] + 1e-4 * pt[j]))
         b1, b2, q1, q2 = (jets[j] for j in order)

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import uproot
 
-from hepml.training import kfold
 from hepml.bundle import read_info
 from hepml.errors import BundleError, ConfigError, MissingBranchError
 from hepml.features import FeatureSpec, FeatureTable
 from hepml.features.files import read_features
 from hepml.scoring import Scorer, score_files
 from hepml.split import CALIBRATION, TRAIN, VALIDATION, fold_of, role_of
+from hepml.training import kfold
+
 from conftest import SPEC, leftovers
 
 
@@ -162,7 +163,8 @@ def test_negative_weights_end_to_end(higgs_features: list[Path], tmp_path: Path)
         kfold.train_kfold(table, tmp_path / f"{model}_high", model=model, k=2, seed=1,
                           model_config={"epochs": 2, "units": 16, "layers": 1} if model == "dnn" else {"max_iter": 20},
                           calibration="platt", spec_config=spec.config)
-    metrics = evaluate([str(tmp_path / "dnn_high"), str(tmp_path / "bdt_high")], tmp_path / "m.json", reference="dnn_high")
+    bundles = [str(tmp_path / "dnn_high"), str(tmp_path / "bdt_high")]
+    metrics = evaluate(bundles, tmp_path / "m.json", reference="dnn_high")
     assert 0.5 < metrics["auc"]["dnn"]["high"] < 1 and 0.5 < metrics["auc"]["bdt"]["high"] < 1
     oof = uproot.open(tmp_path / "dnn_high" / "oof.root")["oof"].arrays(["weight"], library="np")
     assert (oof["weight"] < 0).any()

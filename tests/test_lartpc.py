@@ -13,6 +13,7 @@ import uproot
 from hepml.errors import HepmlError
 from hepml.io.images import PIXEL_BRANCHES, densify, gather, iter_images
 from hepml.simulate import lartpc as L
+
 from conftest import leftovers
 
 SMALL = L.Geometry(wires=32, ticks=32)
@@ -125,7 +126,8 @@ def segmenter(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_pixel_scores_are_aligned_with_each_events_pixels(segmenter: tuple[Path, Path], tmp_path: Path) -> None:
-    from hepml.tasks.cosmic.score import load_segmenter, predict_pixels as _predict, score_pixels
+    from hepml.tasks.cosmic.score import load_segmenter, score_pixels
+    from hepml.tasks.cosmic.score import predict_pixels as _predict
 
     bundle, events = segmenter
     out = score_pixels(bundle, str(events), tmp_path / "scores.root", write_removed=True, threshold=0.5)

@@ -13,6 +13,7 @@ from hepml.errors import CorruptFileError, MissingBranchError, MissingFileError,
 from hepml.features import FeatureSpec
 from hepml.io import iterate, resolve_sources
 from hepml.io.write import write_friend
+
 from conftest import leftovers
 
 

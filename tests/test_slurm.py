@@ -222,12 +222,13 @@ def test_workflow_under_slurm_survives_a_killed_job(slurm: dict[str, str], tmp_p
 
 
 def test_htcondor_profile_plans_jobs_with_resources(tmp_path: Path) -> None:
-    pytest.importorskip("snakemake_executor_plugin_htcondor", reason="snakemake-executor-plugin-htcondor is not installed")
+    pytest.importorskip("snakemake_executor_plugin_htcondor",
+                        reason="snakemake-executor-plugin-htcondor is not installed")
     work = _workdir(tmp_path, 1000)
     out = _run(_snakemake("-n", "--workflow-profile", "workflows/profiles/htcondor"), cwd=work)
     assert out.returncode == 0, out.stderr
     text = out.stdout + out.stderr
-    dnn = text[text.index("wildcards: model=dnn, featureset=all, fold=0"):]
+    dnn = text[text.index("wildcards: model=dnn, featureset=all, fold=0") :]
     assert "request_gpus=1" in dnn.splitlines()[1] and "mem_mb=6000" in dnn.splitlines()[1]
-    bdt = text[text.index("wildcards: model=bdt, featureset=all, fold=0"):]
+    bdt = text[text.index("wildcards: model=bdt, featureset=all, fold=0") :]
     assert "request_gpus=0" in bdt.splitlines()[1]

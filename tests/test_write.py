@@ -13,6 +13,7 @@ import uproot
 
 from hepml.errors import HepmlError
 from hepml.io import Source, add_branches_in_place, write_friend
+
 from conftest import leftovers
 
 

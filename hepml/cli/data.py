@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from hepml.cli.common import AddVerb, json_arg
 
@@ -27,7 +28,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.process == "lartpc":
         from hepml.simulate.lartpc import Geometry, LArTPCConfig, write_events
 
-        geometry = Geometry(**{k: tuple(v) if k == "angles" else v for k, v in (args.geometry or {}).items()})
+        settings: dict[str, Any] = {k: tuple(v) if k == "angles" else v for k, v in (args.geometry or {}).items()}
+        geometry = Geometry(**settings)
         write_events(args.out, args.events, seed=args.seed, geometry=geometry,
                      config=LArTPCConfig.from_dict(args.detector), first_event=args.first_event)
         print(f"wrote {args.events} LArTPC readout windows to {args.out}")

@@ -41,7 +41,9 @@ def write_features(spec: FeatureSpec, inputs: str | Source | Iterable[str | Sour
     return count
 
 
-def read_features(files: Sequence[str | os.PathLike[str]], columns: Sequence[str], event_id: Sequence[str] = ()) -> FeatureTable:
+def read_features(
+    files: Sequence[str | os.PathLike[str]], columns: Sequence[str], event_id: Sequence[str] = ()
+) -> FeatureTable:
     """Read feature files (all in memory: this is the training set) into one table."""
     tables = []
     for file in files:
@@ -50,12 +52,25 @@ def read_features(files: Sequence[str | os.PathLike[str]], columns: Sequence[str
             keys = set(tree.keys())
             for name in [*columns, "weight", "label", *event_id]:
                 if name not in keys:
-                    raise MissingBranchError(f"{file}:{TREE}: no column {name!r}; closest: {closest(name, keys)}"
-                                             " (rebuild the features with the matching spec)")
+                    raise MissingBranchError(
+                        f"{file}:{TREE}: no column {name!r}; closest: {closest(name, keys)}"
+                        " (rebuild the features with the matching spec)"
+                    )
             a = tree.arrays([*columns, "weight", "label", *event_id], library="np")
-        X = np.stack([a[c] for c in columns], axis=1).astype(np.float32) if columns else np.zeros((len(a["weight"]), 0), np.float32)
-        tables.append(FeatureTable(X, list(columns), a["weight"].astype(np.float64), a["label"].astype(np.float32),
-                                   {k: a[k].astype(np.int64) for k in event_id}))
+        X = (
+            np.stack([a[c] for c in columns], axis=1).astype(np.float32)
+            if columns
+            else np.zeros((len(a["weight"]), 0), np.float32)
+        )
+        tables.append(
+            FeatureTable(
+                X,
+                list(columns),
+                a["weight"].astype(np.float64),
+                a["label"].astype(np.float32),
+                {k: a[k].astype(np.int64) for k in event_id},
+            )
+        )
     table = FeatureTable.concat(tables)
     if len(table) == 0:
         raise EmptyInputError(f"{', '.join(str(Path(f)) for f in files)}: no events in these feature files")

@@ -92,13 +92,20 @@ class FeatureTable:
         names = list(names)
         missing = [n for n in names if n not in self.names]
         if missing:
-            raise ConfigError(f"feature {missing[0]!r} is not in this table; closest: {closest(missing[0], self.names)}")
+            raise ConfigError(
+                f"feature {missing[0]!r} is not in this table; closest: {closest(missing[0], self.names)}"
+            )
         idx = [self.names.index(n) for n in names]
         return FeatureTable(self.X[:, idx], names, self.weight, self.label, self.event_id)
 
     def subset(self, mask: np.ndarray) -> FeatureTable:
-        return FeatureTable(self.X[mask], self.names, self.weight[mask], self.label[mask],
-                            {k: v[mask] for k, v in self.event_id.items()})
+        return FeatureTable(
+            self.X[mask],
+            self.names,
+            self.weight[mask],
+            self.label[mask],
+            {k: v[mask] for k, v in self.event_id.items()},
+        )
 
     def columns(self) -> dict[str, np.ndarray]:
         """Flat columns for writing: features, ``weight``, ``label`` and the event identifiers."""
@@ -116,8 +123,10 @@ class FeatureSpec:
         self.config = dict(config)
         unknown = sorted(set(self.config) - _SPEC_KEYS)
         if unknown:
-            raise ConfigError(f"{origin}: unknown key {unknown[0]!r} (closest: {closest(unknown[0], _SPEC_KEYS)});"
-                              f" allowed keys: {', '.join(sorted(_SPEC_KEYS))}")
+            raise ConfigError(
+                f"{origin}: unknown key {unknown[0]!r} (closest: {closest(unknown[0], _SPEC_KEYS)});"
+                f" allowed keys: {', '.join(sorted(_SPEC_KEYS))}"
+            )
         self.tree: str | None = self.config.get("tree")
         self.fill = _number(self.config.get("fill", 0.0), f"{origin}: fill")
         self.nan_policy = str(self.config.get("nan_policy", "raise"))
@@ -136,14 +145,19 @@ class FeatureSpec:
         if not self.features:
             raise ConfigError(f"{origin}: 'features' is empty; define at least one feature")
         self.weight = Expression(str(self.config.get("weight", 1)), context=f"{origin}: weight")
-        self.label = Expression(str(self.config["label"]), context=f"{origin}: label") if "label" in self.config else None
+        self.label = (
+            Expression(str(self.config["label"]), context=f"{origin}: label") if "label" in self.config else None
+        )
         self.event_id: list[str] = [str(e) for e in (self.config.get("event_id") or [])]
         self._check_columns()
         self.groups: dict[str, list[str]] = {k: list(v) for k, v in (self.config.get("groups") or {}).items()}
         for group, cols in self.groups.items():
             for col in cols:
                 if col not in self.columns:
-                    raise ConfigError(f"{origin}: groups.{group} names {col!r}, which is no feature column; closest: {closest(col, self.columns)}")
+                    raise ConfigError(
+                        f"{origin}: groups.{group} names {col!r}, which is no feature column;"
+                        f" closest: {closest(col, self.columns)}"
+                    )
         self._check_cycles()
 
     def _feature(self, name: str, value: Any) -> Feature:
@@ -154,12 +168,16 @@ class FeatureSpec:
             return Feature(name, Expression(str(value), context=key), fill=self.fill)
         unknown = sorted(set(value) - _FEATURE_KEYS)
         if unknown:
-            raise ConfigError(f"{key}: unknown key {unknown[0]!r} (closest: {closest(unknown[0], _FEATURE_KEYS)});"
-                              f" a feature takes {', '.join(sorted(_FEATURE_KEYS))}")
+            raise ConfigError(
+                f"{key}: unknown key {unknown[0]!r} (closest: {closest(unknown[0], _FEATURE_KEYS)});"
+                f" a feature takes {', '.join(sorted(_FEATURE_KEYS))}"
+            )
         if "expr" not in value:
             raise ConfigError(f"{key} needs an 'expr' key")
         first = value.get("first")
-        if first is not None and (isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= MAX_OBJECTS):
+        if first is not None and (
+            isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= MAX_OBJECTS
+        ):
             raise ConfigError(f"{key}.first: {first!r} is not a whole number of objects between 1 and {MAX_OBJECTS}")
         fill = _number(value.get("fill", self.fill), f"{key}.fill")
         mask = value.get("mask", False)
@@ -169,12 +187,16 @@ class FeatureSpec:
 
     def _check_columns(self) -> None:
         """Column names must be unique and must not hide the weight, label or an event identifier."""
-        taken = {n: "a reserved column" for n in RESERVED} | {n: "an event identifier (event_id)" for n in self.event_id}
+        taken = {n: "a reserved column" for n in RESERVED} | {
+            n: "an event identifier (event_id)" for n in self.event_id
+        }
         for feature in self.features:
             for column in feature.columns:
                 if column in taken:
-                    raise ConfigError(f"{self.origin}: features.{feature.name}: column {column!r} would shadow "
-                                      f"{taken[column]}; rename the feature")
+                    raise ConfigError(
+                        f"{self.origin}: features.{feature.name}: column {column!r} would shadow "
+                        f"{taken[column]}; rename the feature"
+                    )
                 taken[column] = f"a column of features.{feature.name}"
 
     @classmethod
@@ -201,13 +223,19 @@ class FeatureSpec:
                     raise ConfigError(f"{self.origin}: define.{name} refers to itself ({' -> '.join(chain + (name,))})")
                 return depth[name]
             if len(chain) >= MAX_DEFINE_DEPTH:
-                raise ConfigError(f"{self.origin}: define.{chain[0]}: definitions nested more than {MAX_DEFINE_DEPTH}"
-                                  f" deep ({chain[0]} -> ... -> {name}); flatten the chain")
+                raise ConfigError(
+                    f"{self.origin}: define.{chain[0]}: definitions nested more than {MAX_DEFINE_DEPTH}"
+                    f" deep ({chain[0]} -> ... -> {name}); flatten the chain"
+                )
             depth[name] = 0
-            below = max((visit(dep, chain + (name,)) for dep in self.defines[name].names & set(self.defines)), default=0)
+            below = max(
+                (visit(dep, chain + (name,)) for dep in self.defines[name].names & set(self.defines)), default=0
+            )
             if below + 1 > MAX_DEFINE_DEPTH:
-                raise ConfigError(f"{self.origin}: define.{name}: definitions nested more than {MAX_DEFINE_DEPTH}"
-                                  " deep; flatten the chain")
+                raise ConfigError(
+                    f"{self.origin}: define.{name}: definitions nested more than {MAX_DEFINE_DEPTH}"
+                    " deep; flatten the chain"
+                )
             depth[name] = below + 1
             return depth[name]
 
@@ -235,8 +263,15 @@ class FeatureSpec:
                 branches.append(name)
         return branches + [e for e in self.event_id if e not in branches]
 
-    def build(self, arrays: Any, *, label: float | None = None, where: str = "input",
-              entries: np.ndarray | None = None, with_ids: bool = True) -> FeatureTable:
+    def build(
+        self,
+        arrays: Any,
+        *,
+        label: float | None = None,
+        where: str = "input",
+        entries: np.ndarray | None = None,
+        with_ids: bool = True,
+    ) -> FeatureTable:
         """Features of one chunk (an awkward array or a mapping of branch arrays).
 
         ``entries`` are the rows' entry numbers in the input file, so a message about a bad value
@@ -271,8 +306,10 @@ class FeatureSpec:
         weight = _flat(self.weight.evaluate(lookup), n, "weight", where).astype(np.float64)
         bad = ~np.isfinite(weight)
         if bad.any():  # never replaced: a weight is physics, not a feature to patch
-            raise NonFiniteFeatureError(f"{where}: weight {self.weight.text!r} is {weight[bad][0]} at entry "
-                                        f"{rows[np.argmax(bad)]}; fix the weight expression or the input")
+            raise NonFiniteFeatureError(
+                f"{where}: weight {self.weight.text!r} is {weight[bad][0]} at entry "
+                f"{rows[np.argmax(bad)]}; fix the weight expression or the input"
+            )
         if label is not None:
             y = np.full(n, float(label), dtype=np.float32)
         elif self.label is not None:
@@ -317,8 +354,9 @@ class FeatureSpec:
         entry_stop: int | None = None,
     ) -> Iterator[FeatureTable]:
         """Stream feature tables, one per chunk of each input file (memory bounded by ``step_size``)."""
-        for chunk in iterate(inputs, self.branches(), tree=self.tree, cut=self.cut,
-                             step_size=step_size, entry_stop=entry_stop):
+        for chunk in iterate(
+            inputs, self.branches(), tree=self.tree, cut=self.cut, step_size=step_size, entry_stop=entry_stop
+        ):
             yield self.build_chunk(chunk, label=label)
 
     def build_chunk(self, chunk: Chunk, *, label: float | None = None) -> FeatureTable:
@@ -326,8 +364,13 @@ class FeatureSpec:
 
     def empty_table(self) -> FeatureTable:
         cols = self.columns
-        return FeatureTable(np.zeros((0, len(cols)), np.float32), cols, np.zeros(0), np.zeros(0, np.float32),
-                            {k: np.zeros(0, np.int64) for k in self.event_id})
+        return FeatureTable(
+            np.zeros((0, len(cols)), np.float32),
+            cols,
+            np.zeros(0),
+            np.zeros(0, np.float32),
+            {k: np.zeros(0, np.int64) for k in self.event_id},
+        )
 
 
 def _number(value: Any, key: str) -> float:
@@ -337,7 +380,9 @@ def _number(value: Any, key: str) -> float:
 
 
 def _flat(value: Any, n: int, name: str, where: str) -> np.ndarray:
-    if np.isscalar(value) or (isinstance(value, np.ndarray) and value.ndim == 0):
+    if isinstance(value, (int, float, np.integer, np.floating, np.bool_)) or (
+        isinstance(value, np.ndarray) and value.ndim == 0
+    ):
         return np.full(n, float(value))
     try:
         out = np.asarray(ak.to_numpy(value) if isinstance(value, ak.Array) else value)

@@ -33,12 +33,11 @@ def densify(arrays: Any, shape: Sequence[int], *, labels: bool = True) -> tuple[
     _, flat = _flat_index(arrays, shape)
     charge = np.zeros(size, np.float32)
     np.add.at(charge, flat, ak.to_numpy(ak.flatten(arrays["Pixel_charge"])))
-    label = None
-    if labels:
-        label = np.zeros(size, np.int8)
-        label[flat] = ak.to_numpy(ak.flatten(arrays["Pixel_label"]))
-        label = label.reshape((n, *shape))
-    return charge.reshape((n, *shape)), label
+    if not labels:
+        return charge.reshape((n, *shape)), None
+    label = np.zeros(size, np.int8)
+    label[flat] = ak.to_numpy(ak.flatten(arrays["Pixel_label"]))
+    return charge.reshape((n, *shape)), label.reshape((n, *shape))
 
 
 def gather(dense: np.ndarray, arrays: Any) -> ak.Array:

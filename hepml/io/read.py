@@ -80,7 +80,9 @@ def parse_step_size(value: int | str) -> int | str:
     if text.isdigit():
         return parse_step_size(int(text))
     if not re.fullmatch(r"\d+(\.\d+)?\s*[kMGT]?i?B", text, flags=re.IGNORECASE):
-        raise ConfigError(f"step_size {value!r}: give a number of entries (1000) or a memory size with units ('100 MB')")
+        raise ConfigError(
+            f"step_size {value!r}: give a number of entries (1000) or a memory size with units ('100 MB')"
+        )
     return text
 
 
@@ -114,12 +116,16 @@ def resolve_sources(inputs: str | Source | Iterable[str | Source], tree: str | N
 
 def open_file(source: Source) -> Any:
     if not source.remote and os.path.isdir(source.path):
-        raise NotROOTFileError(f"{source.path}: is a directory, not a ROOT file; pass the .root files inside it"
-                               f" (e.g. '{os.path.join(source.path, '*.root')}')")
+        raise NotROOTFileError(
+            f"{source.path}: is a directory, not a ROOT file; pass the .root files inside it"
+            f" (e.g. '{os.path.join(source.path, '*.root')}')"
+        )
     try:
         return uproot.open(source.path)
     except PermissionError:
-        raise CorruptFileError(f"{source.path}: permission denied; make the file readable (chmod +r) or copy it") from None
+        raise CorruptFileError(
+            f"{source.path}: permission denied; make the file readable (chmod +r) or copy it"
+        ) from None
     except FileNotFoundError:
         raise MissingFileError(f"{source.path}: no such file; check the path") from None
     except ValueError as err:
@@ -153,7 +159,9 @@ def open_tree(source: Source) -> Any:
     try:
         trees = list_trees(file)
     except _CORRUPTION as err:
-        raise CorruptFileError(f"{source.path}: cannot list its contents ({_short(err)}); the file is truncated or corrupt") from None
+        raise CorruptFileError(
+            f"{source.path}: cannot list its contents ({_short(err)}); the file is truncated or corrupt"
+        ) from None
     name = source.tree
     if name is None:
         if len(trees) != 1:
@@ -169,14 +177,18 @@ def open_tree(source: Source) -> Any:
     try:
         return file[name]
     except _CORRUPTION as err:
-        raise CorruptFileError(f"{source.path}:{name}: cannot be read ({_short(err)}); the file is truncated or corrupt") from None
+        raise CorruptFileError(
+            f"{source.path}:{name}: cannot be read ({_short(err)}); the file is truncated or corrupt"
+        ) from None
 
 
 def _branch_names(tree: Any) -> list[str]:
     return list(tree.keys(full_paths=True)) if hasattr(tree, "branches") else list(tree.keys())
 
 
-def select_branches(tree: Any, names: Iterable[str] = (), patterns: Iterable[str] = (), *, where: str = "") -> list[str]:
+def select_branches(
+    tree: Any, names: Iterable[str] = (), patterns: Iterable[str] = (), *, where: str = ""
+) -> list[str]:
     """Branch names by exact name and by glob patterns (``Jet_*``); unknown names are errors."""
     available = _branch_names(tree)
     chosen: list[str] = []
@@ -198,8 +210,10 @@ def select_branches(tree: Any, names: Iterable[str] = (), patterns: Iterable[str
 def _event_mask(value: Any, n: int, cut: str | None, where: str) -> np.ndarray:
     """The cut as one boolean per event; a per-object cut is an error, not a silent object filter."""
     if isinstance(value, ak.Array) and value.ndim > 1:
-        raise ConfigError(f"{where}: cut {cut!r} gives one value per object, not per event; reduce it with "
-                          f"any(...) or all(...), e.g. any({cut})")
+        raise ConfigError(
+            f"{where}: cut {cut!r} gives one value per object, not per event; reduce it with "
+            f"any(...) or all(...), e.g. any({cut})"
+        )
     mask = np.asarray(ak.to_numpy(ak.fill_none(value, False)) if isinstance(value, ak.Array) else value, dtype=bool)
     return np.broadcast_to(mask, (n,)) if mask.ndim == 0 else mask
 

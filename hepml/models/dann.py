@@ -54,7 +54,7 @@ class GradientReversal(keras.layers.Layer):
 
         return reverse(x)
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return input_shape
 
     def get_config(self) -> dict[str, Any]:
@@ -87,7 +87,9 @@ class DannConfig(Settings):
 class DannSchedule(keras.callbacks.Callback):
     """Sets lambda and the learning rate before every batch; records them per epoch."""
 
-    def __init__(self, grl: GradientReversal, config: DannConfig, mu0: float, steps_per_epoch: int, epochs: int) -> None:
+    def __init__(
+        self, grl: GradientReversal, config: DannConfig, mu0: float, steps_per_epoch: int, epochs: int
+    ) -> None:
         super().__init__()
         self.grl, self.config, self.mu0 = grl, config, mu0
         self.total = max(1, steps_per_epoch * epochs)
@@ -95,20 +97,24 @@ class DannSchedule(keras.callbacks.Callback):
         self.epoch = 0
         self.log: dict[str, list[float]] = {"lambda": [], "learning_rate": []}
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epoch = epoch
 
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         p = min(1.0, (self.epoch * self.steps_per_epoch + batch) / self.total)
         self.grl.lambda_.assign(float(lambda_schedule(p, self.config.gamma, self.config.lambda_max)))
-        self.model.optimizer.learning_rate.assign(float(learning_rate_schedule(p, self.mu0, self.config.alpha, self.config.beta)))
+        self.model.optimizer.learning_rate.assign(
+            float(learning_rate_schedule(p, self.mu0, self.config.alpha, self.config.beta))
+        )
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.log["lambda"].append(float(keras.ops.convert_to_numpy(self.grl.lambda_)))
         self.log["learning_rate"].append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
 
 
-def build_dann_dense(n_inputs: int, config: DenseConfig, dann: DannConfig, x_adapt: np.ndarray) -> tuple[keras.Model, keras.Model]:
+def build_dann_dense(
+    n_inputs: int, config: DenseConfig, dann: DannConfig, x_adapt: np.ndarray
+) -> tuple[keras.Model, keras.Model]:
     """(training model with outputs task and domain, task model): the domain head sits on the last
     hidden layer, behind the gradient reversal."""
     inputs = keras.Input((n_inputs,), name="features")
@@ -127,8 +133,11 @@ def build_dann_dense(n_inputs: int, config: DenseConfig, dann: DannConfig, x_ada
     # losses are weighted means (sum w l / sum w): an event of weight zero changes nothing, and target
     # events (task weight 0) do not dilute the task loss
     loss = keras.losses.BinaryCrossentropy(reduction="mean_with_sample_weight")
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss={"task": loss, "domain": loss},
-                  loss_weights={"task": 1.0, "domain": dann.domain_weight})
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss={"task": loss, "domain": loss},
+        loss_weights={"task": 1.0, "domain": dann.domain_weight},
+    )
     task_model = keras.Model(inputs, task, name="hepml_dense")
     return model, task_model
 
@@ -139,32 +148,58 @@ def domain_weights(w_source: np.ndarray, w_target: np.ndarray) -> np.ndarray:
     return equalise(np.r_[w_source, w_target], domain, total=len(domain), what="domain").astype(np.float32)
 
 
-def dann_arrays(xs: np.ndarray, ys: np.ndarray, ws: np.ndarray, xt: np.ndarray, wt: np.ndarray,
-                config: DenseConfig) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+def dann_arrays(
+    xs: np.ndarray, ys: np.ndarray, ws: np.ndarray, xt: np.ndarray, wt: np.ndarray, config: DenseConfig
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Inputs, targets and per-output weights: the task term sees source events only (target task
     weight 0), the domain term sees both, balanced.  Target labels are never an input here."""
     if np.sum(wt) == 0:
         raise ValueError("dann: the target sample has zero total weight")
     x = np.concatenate([xs, xt]).astype(np.float32)
-    y = {"task": np.concatenate([ys, np.zeros(len(xt))]).astype(np.float32)[:, None],
-         "domain": np.concatenate([np.zeros(len(xs)), np.ones(len(xt))]).astype(np.float32)[:, None]}
-    w = {"task": np.concatenate([balance_weights(ys, ws, balance=config.balance_classes, negative=config.negative_weights),
-                                 np.zeros(len(xt), np.float32)]),
-         "domain": domain_weights(ws, wt)}
+    y = {
+        "task": np.concatenate([ys, np.zeros(len(xt))]).astype(np.float32)[:, None],
+        "domain": np.concatenate([np.zeros(len(xs)), np.ones(len(xt))]).astype(np.float32)[:, None],
+    }
+    w = {
+        "task": np.concatenate(
+            [
+                balance_weights(ys, ws, balance=config.balance_classes, negative=config.negative_weights),
+                np.zeros(len(xt), np.float32),
+            ]
+        ),
+        "domain": domain_weights(ws, wt),
+    }
     return x, y, w
 
 
-def fit_dann_dense(xs: np.ndarray, ys: np.ndarray, ws: np.ndarray, xt: np.ndarray, wt: np.ndarray,
-                   config: DenseConfig, dann: DannConfig, *, seed: int = 0,
-                   verbose: int = 0) -> tuple[keras.Model, keras.Model, dict[str, list[float]]]:
+def fit_dann_dense(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    ws: np.ndarray,
+    xt: np.ndarray,
+    wt: np.ndarray,
+    config: DenseConfig,
+    dann: DannConfig,
+    *,
+    seed: int = 0,
+    verbose: int = 0,
+) -> tuple[keras.Model, keras.Model, dict[str, list[float]]]:
     """Train on labelled source (xs, ys, ws) and unlabelled target (xt, wt; no labels are read)."""
     keras.utils.set_random_seed(seed)
     x, y, w = dann_arrays(xs, ys, ws, xt, wt, config)
     model, task_model = build_dann_dense(xs.shape[1], config, dann, x[w["domain"] != 0])
     steps = int(np.ceil(len(x) / config.batch_size))
     schedule = DannSchedule(model.get_layer("gradient_reversal"), dann, config.learning_rate, steps, config.epochs)
-    history = model.fit(x, y, sample_weight=w, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
-                        callbacks=[schedule], verbose=verbose)
+    history = model.fit(
+        x,
+        y,
+        sample_weight=w,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        shuffle=True,
+        callbacks=[schedule],
+        verbose=verbose,
+    )
     return model, task_model, _log(history, schedule)
 
 
@@ -180,7 +215,7 @@ def build_dann_uresnet(shape: tuple[int, ...], config: Any, dann: DannConfig) ->
     pools them over wires and ticks and gives one domain probability per plane image."""
     from hepml.models.uresnet import UnfoldPlanes, build_uresnet
 
-    task_model = build_uresnet(*shape, config)
+    task_model = build_uresnet(shape[0], shape[1], shape[2], config)
     x = GradientReversal(0.0, name="gradient_reversal")(task_model.get_layer("bottleneck_out").output)
     # normalised inside the head: otherwise the extractor wins by inflating the bottleneck until
     # the head's sigmoid saturates (domain loss stuck far above ln 2, measured)
@@ -192,16 +227,25 @@ def build_dann_uresnet(shape: tuple[int, ...], config: Any, dann: DannConfig) ->
     x = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="domain_probability")(x)
     domain = UnfoldPlanes(shape[0], name="domain")(x)  # (batch, planes, 1, 1, 1)
     model = keras.Model(task_model.inputs, {"task": task_model.outputs[0], "domain": domain}, name="uresnet_dann")
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  loss={"task": keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
-                        "domain": keras.losses.BinaryCrossentropy(reduction="mean_with_sample_weight")},
-                  loss_weights={"task": 1.0, "domain": dann.domain_weight})
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss={
+            "task": keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
+            "domain": keras.losses.BinaryCrossentropy(reduction="mean_with_sample_weight"),
+        },
+        loss_weights={"task": 1.0, "domain": dann.domain_weight},
+    )
     return model, task_model
 
 
-def dann_image_batch(charge_source: np.ndarray, labels_source: np.ndarray, pixel_weights_source: np.ndarray,
-                     charge_target: np.ndarray, w_source: np.ndarray | None = None,
-                     w_target: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+def dann_image_batch(
+    charge_source: np.ndarray,
+    labels_source: np.ndarray,
+    pixel_weights_source: np.ndarray,
+    charge_target: np.ndarray,
+    w_source: np.ndarray | None = None,
+    w_target: np.ndarray | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """One mixed batch: source images with labels and pixel weights, target images without labels
     (task weight 0); the domain term weights each event by its weight, the domains balanced."""
     ns, nt, planes = len(charge_source), len(charge_target), charge_source.shape[1]
@@ -209,26 +253,47 @@ def dann_image_batch(charge_source: np.ndarray, labels_source: np.ndarray, pixel
     wt = np.ones(nt) if w_target is None else w_target
     domain = np.concatenate([np.zeros(ns), np.ones(nt)]).astype(np.float32)
     x = np.concatenate([charge_source, charge_target])
-    y = {"task": np.concatenate([labels_source, np.zeros((nt, *labels_source.shape[1:]), labels_source.dtype)]),
-         "domain": np.broadcast_to(domain[:, None, None, None, None], (ns + nt, planes, 1, 1, 1)).copy()}
-    w = {"task": np.concatenate([pixel_weights_source, np.zeros((nt, *pixel_weights_source.shape[1:]), np.float32)]),
-         "domain": np.broadcast_to(domain_weights(ws, wt)[:, None, None, None], (ns + nt, planes, 1, 1)).copy()}
+    y = {
+        "task": np.concatenate([labels_source, np.zeros((nt, *labels_source.shape[1:]), labels_source.dtype)]),
+        "domain": np.broadcast_to(domain[:, None, None, None, None], (ns + nt, planes, 1, 1, 1)).copy(),
+    }
+    w = {
+        "task": np.concatenate([pixel_weights_source, np.zeros((nt, *pixel_weights_source.shape[1:]), np.float32)]),
+        "domain": np.broadcast_to(domain_weights(ws, wt)[:, None, None, None], (ns + nt, planes, 1, 1)).copy(),
+    }
     return x, y, w
 
 
-def fit_dann_uresnet(batches: Any, shape: tuple[int, ...], config: Any, dann: DannConfig, steps_per_epoch: int, *,
-                     seed: int = 0, verbose: int = 2) -> tuple[keras.Model, dict[str, list[float]]]:
+def fit_dann_uresnet(
+    batches: Any,
+    shape: tuple[int, ...],
+    config: Any,
+    dann: DannConfig,
+    steps_per_epoch: int,
+    *,
+    seed: int = 0,
+    verbose: int = 2,
+) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train from ``batches(validation)``, a factory of :func:`dann_image_batch` batches; returns the
     task network (no reversal layer, no domain head) and the history with lambda and learning rate."""
     from hepml.models.uresnet import batch_dataset
 
     keras.utils.set_random_seed(seed)
     image, planes = tf.TensorSpec((None, *shape), tf.float32), shape[0]
-    spec = (image,
-            {"task": tf.TensorSpec((None, *shape), tf.int32), "domain": tf.TensorSpec((None, planes, 1, 1, 1), tf.float32)},
-            {"task": image, "domain": tf.TensorSpec((None, planes, 1, 1), tf.float32)})
+    spec = (
+        image,
+        {"task": tf.TensorSpec((None, *shape), tf.int32), "domain": tf.TensorSpec((None, planes, 1, 1, 1), tf.float32)},
+        {"task": image, "domain": tf.TensorSpec((None, planes, 1, 1), tf.float32)},
+    )
     model, task_model = build_dann_uresnet(shape, config, dann)
-    schedule = DannSchedule(model.get_layer("gradient_reversal"), dann, config.learning_rate, steps_per_epoch, config.epochs)
-    history = model.fit(batch_dataset(lambda: batches(False), spec), validation_data=batch_dataset(lambda: batches(True), spec),
-                        epochs=config.epochs, callbacks=[schedule], verbose=verbose)
+    schedule = DannSchedule(
+        model.get_layer("gradient_reversal"), dann, config.learning_rate, steps_per_epoch, config.epochs
+    )
+    history = model.fit(
+        batch_dataset(lambda: batches(False), spec),
+        validation_data=batch_dataset(lambda: batches(True), spec),
+        epochs=config.epochs,
+        callbacks=[schedule],
+        verbose=verbose,
+    )
     return task_model, _log(history, schedule)

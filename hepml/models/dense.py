@@ -21,8 +21,18 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 
-__all__ = ["DenseConfig", "DenseFold", "fit_fold", "dense_trunk", "build_dense", "representation_layer", "fit_dense", "balance_weights",
-           "hidden_features", "predict"]
+__all__ = [
+    "DenseConfig",
+    "DenseFold",
+    "fit_fold",
+    "dense_trunk",
+    "build_dense",
+    "representation_layer",
+    "fit_dense",
+    "balance_weights",
+    "hidden_features",
+    "predict",
+]
 
 
 @dataclass
@@ -35,7 +45,7 @@ class DenseConfig(Settings):
     units: int = 128
     activation: str = "relu"
     dropout: float = 0.1
-    normalisation: str = "none"     # none | batch | layer
+    normalisation: str = "none"  # none | batch | layer
     learning_rate: float = 2e-3
     batch_size: int = 512
     epochs: int = 30
@@ -74,8 +84,11 @@ def build_dense(n_inputs: int, config: DenseConfig, x_train: np.ndarray | None =
     inputs = keras.Input((n_inputs,), name="features")
     outputs = keras.layers.Dense(1, activation="sigmoid", name="score")(dense_trunk(inputs, config, x_train))
     model = keras.Model(inputs, outputs, name="hepml_dense")
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  loss=keras.losses.BinaryCrossentropy(), weighted_metrics=[])
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=keras.losses.BinaryCrossentropy(),
+        weighted_metrics=[],
+    )
     return model
 
 
@@ -94,9 +107,17 @@ def balance_weights(y: np.ndarray, w: np.ndarray, *, balance: bool = True, negat
 
 
 def fit_dense(
-    x: np.ndarray, y: np.ndarray, w: np.ndarray,
-    x_val: np.ndarray, y_val: np.ndarray, w_val: np.ndarray,
-    config: DenseConfig, *, seed: int = 0, checkpoint: str | None = None, verbose: int = 0,
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    w_val: np.ndarray,
+    config: DenseConfig,
+    *,
+    seed: int = 0,
+    checkpoint: str | None = None,
+    verbose: int = 0,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train with early stopping on the weighted validation loss; returns the best model and its history."""
     keras.utils.set_random_seed(seed)
@@ -111,10 +132,16 @@ def fit_dense(
     # in-memory arrays go through Keras' own array adapter (a tf.data pipeline with shuffled
     # batches): measured faster here than a hand-built Dataset.from_tensor_slices + shuffle buffer
     history = model.fit(
-        x.astype(np.float32, copy=False), y.astype(np.float32, copy=False)[:, None], sample_weight=tw,
-        batch_size=config.batch_size, shuffle=True,
+        x.astype(np.float32, copy=False),
+        y.astype(np.float32, copy=False)[:, None],
+        sample_weight=tw,
+        batch_size=config.batch_size,
+        shuffle=True,
         validation_data=(x_val.astype(np.float32, copy=False), y_val.astype(np.float32, copy=False)[:, None], vw),
-        validation_batch_size=8192, epochs=config.epochs, callbacks=callbacks, verbose=verbose,
+        validation_batch_size=8192,
+        epochs=config.epochs,
+        callbacks=callbacks,
+        verbose=verbose,
     )
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
@@ -122,14 +149,17 @@ def fit_dense(
 def hidden_features(model: keras.Model, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
     """The activations of :func:`representation_layer`, in batches."""
     extractor = keras.Model(model.inputs, representation_layer(model).output)
-    return np.concatenate([np.asarray(extractor(x[i:i + batch_size], training=False))
-                           for i in range(0, len(x), batch_size)])
+    return np.concatenate(
+        [np.asarray(extractor(x[i : i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
+    )
 
 
 def predict(model: keras.Model, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
     """Probabilities as float64, in batches, without Keras' per-call progress machinery."""
-    out = [np.asarray(model(x[i:i + batch_size].astype(np.float32), training=False)).ravel()
-           for i in range(0, len(x), batch_size)]
+    out = [
+        np.asarray(model(x[i : i + batch_size].astype(np.float32), training=False)).ravel()
+        for i in range(0, len(x), batch_size)
+    ]
     return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
 
@@ -145,12 +175,24 @@ class DenseFold:
         return predict(self.model, x)
 
 
-def fit_fold(x: np.ndarray, y: np.ndarray, w: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, w_val: np.ndarray,
-             *, config: dict[str, Any], seed: int, folder: Path, fold: int) -> DenseFold:
+def fit_fold(
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    w_val: np.ndarray,
+    *,
+    config: dict[str, Any],
+    seed: int,
+    folder: Path,
+    fold: int,
+) -> DenseFold:
     """One fold of k-fold training: early stopping on the validation events, saved as ``fold<k>.keras``."""
     checkpoint = folder / f"checkpoint_fold{fold}.keras"
-    net, history = fit_dense(x, y, w, x_val, y_val, w_val, DenseConfig.from_dict(config), seed=seed,
-                             checkpoint=str(checkpoint))
+    net, history = fit_dense(
+        x, y, w, x_val, y_val, w_val, DenseConfig.from_dict(config), seed=seed, checkpoint=str(checkpoint)
+    )
     net.save(folder / f"fold{fold}.keras")
     checkpoint.unlink(missing_ok=True)
     return DenseFold(net, [f"fold{fold}.keras"], history)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from hepml.settings import Settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,8 +27,19 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
-__all__ = ["UResNetConfig", "build_uresnet", "fit_uresnet", "batch_dataset", "pooled_bottleneck", "FoldPlanes", "UnfoldPlanes", "MergePlanes", "pixel_weights", "class_weights",
-           "use_mixed_precision_if_gpu"]
+__all__ = [
+    "UResNetConfig",
+    "build_uresnet",
+    "fit_uresnet",
+    "batch_dataset",
+    "pooled_bottleneck",
+    "FoldPlanes",
+    "UnfoldPlanes",
+    "MergePlanes",
+    "pixel_weights",
+    "class_weights",
+    "use_mixed_precision_if_gpu",
+]
 
 
 @keras.saving.register_keras_serializable(package="hepml")
@@ -38,7 +50,7 @@ class FoldPlanes(keras.layers.Layer):
         shape = ops.shape(x)
         return ops.reshape(x, (-1, shape[2], shape[3], 1))
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return (None, input_shape[2], input_shape[3], 1)
 
 
@@ -54,7 +66,7 @@ class UnfoldPlanes(keras.layers.Layer):
         shape = ops.shape(x)
         return ops.reshape(x, (-1, self.planes, shape[1], shape[2], shape[3]))
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return (None, self.planes, *input_shape[1:])
 
     def get_config(self) -> dict[str, Any]:
@@ -76,8 +88,9 @@ class MergePlanes(keras.layers.Layer):
         together = ops.reshape(ops.transpose(grouped, (0, 2, 3, 1, 4)), (-1, h, w, self.planes * c))
         return ops.concatenate([x, ops.repeat(together, self.planes, axis=0)], axis=-1)
 
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return (*input_shape[:3], input_shape[3] * (1 + self.planes))
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        channels = input_shape[3]
+        return (*input_shape[:3], None if channels is None else channels * (1 + self.planes))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "planes": self.planes}
@@ -91,11 +104,11 @@ class UResNetConfig(Settings):
 
     depth: int = 3
     filters: int = 8
-    blocks: int = 1                  # residual blocks per level
+    blocks: int = 1  # residual blocks per level
     learning_rate: float = 3e-3
     batch_size: int = 8
     epochs: int = 8
-    empty_weight: float = 0.01       # loss weight of pixels without charge
+    empty_weight: float = 0.01  # loss weight of pixels without charge
 
 
 def _residual(x: Any, filters: int, name: str) -> Any:
@@ -133,8 +146,11 @@ def build_uresnet(planes: int, wires: int, ticks: int, config: UResNetConfig, cl
     x = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(x)
     outputs = UnfoldPlanes(planes, name="unfold_planes")(x)
     model = keras.Model(inputs, outputs, name="uresnet")
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(), weighted_metrics=[])
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        weighted_metrics=[],
+    )
     return model
 
 
@@ -156,7 +172,7 @@ def pooled_bottleneck(model: keras.Model, charge: np.ndarray, batch: int = 16) -
     extractor = keras.Model(model.inputs, model.get_layer("bottleneck_out").output)
     planes, rows = charge.shape[1], []
     for i in range(0, len(charge), batch):
-        pooled = np.asarray(extractor(charge[i:i + batch], training=False), np.float32).mean(axis=(1, 2))
+        pooled = np.asarray(extractor(charge[i : i + batch], training=False), np.float32).mean(axis=(1, 2))
         rows.append(pooled.reshape(-1, planes * pooled.shape[-1]))
     return np.concatenate(rows)
 
@@ -169,17 +185,25 @@ def batch_dataset(batches: Any, signature: Any) -> Any:
     return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(tf.data.AUTOTUNE)
 
 
-def fit_uresnet(batches: Any, shape: tuple[int, ...], config: UResNetConfig, *, seed: int = 0,
-                verbose: int = 2) -> tuple[keras.Model, dict[str, list[float]]]:
+def fit_uresnet(
+    batches: Any, shape: tuple[int, ...], config: UResNetConfig, *, seed: int = 0, verbose: int = 2
+) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train from ``batches(validation)``, a factory of (charge, labels, pixel weights) batches."""
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    spec = (tf.TensorSpec((None, *shape), tf.float32), tf.TensorSpec((None, *shape), tf.int32),
-            tf.TensorSpec((None, *shape), tf.float32))
-    model = build_uresnet(*shape, config)
-    history = model.fit(batch_dataset(lambda: batches(False), spec), validation_data=batch_dataset(lambda: batches(True), spec),
-                        epochs=config.epochs, verbose=verbose)
+    spec = (
+        tf.TensorSpec((None, *shape), tf.float32),
+        tf.TensorSpec((None, *shape), tf.int32),
+        tf.TensorSpec((None, *shape), tf.float32),
+    )
+    model = build_uresnet(shape[0], shape[1], shape[2], config)
+    history = model.fit(
+        batch_dataset(lambda: batches(False), spec),
+        validation_data=batch_dataset(lambda: batches(True), spec),
+        epochs=config.epochs,
+        verbose=verbose,
+    )
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
 

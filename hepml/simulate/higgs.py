@@ -22,8 +22,8 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from hepml.simulate.kinematics import breit_wigner, pt_eta_phi, system, two_body_decay
 from hepml.settings import Settings
+from hepml.simulate.kinematics import breit_wigner, pt_eta_phi, system, two_body_decay
 
 __all__ = ["DetectorModel", "PROCESSES", "generate_truth", "generate", "iter_chunks", "write_ntuple"]
 
@@ -85,7 +85,9 @@ def _w_decays(w_lep: np.ndarray, w_had: np.ndarray, rng: np.random.Generator) ->
             "muon": muon, "charm": charm}
 
 
-def generate_truth(process: str, n: int, rng: np.random.Generator, det: DetectorModel | None = None) -> dict[str, np.ndarray]:
+def generate_truth(
+    process: str, n: int, rng: np.random.Generator, det: DetectorModel | None = None
+) -> dict[str, np.ndarray]:
     """Parton-level four-vectors (N, 4) of every particle of the decay chain, plus flags."""
     det = det or DetectorModel()
     if process == "signal":
@@ -161,9 +163,21 @@ def _detect(truth: dict[str, np.ndarray], det: DetectorModel, rng: np.random.Gen
     l_pt = l_pt * np.clip(rng.normal(1.0, det.lepton_resolution, n), 0.5, None)
     lep_ok = (l_pt > det.lepton_pt_min) & (np.abs(l_eta) < det.lepton_eta_max)
     selected = lep_ok & (valid.sum(axis=1) >= 4)
-    return {"pt": pt, "eta": eta, "phi": phi, "mass": jmass, "btag": btag, "valid": valid,
-            "l_pt": l_pt, "l_eta": l_eta, "l_phi": l_phi, "l_muon": truth["muon"],
-            "met": np.hypot(met_x, met_y), "met_phi": np.arctan2(met_y, met_x), "selected": selected}
+    return {
+        "pt": pt,
+        "eta": eta,
+        "phi": phi,
+        "mass": jmass,
+        "btag": btag,
+        "valid": valid,
+        "l_pt": l_pt,
+        "l_eta": l_eta,
+        "l_phi": l_phi,
+        "l_muon": truth["muon"],
+        "met": np.hypot(met_x, met_y),
+        "met_phi": np.arctan2(met_y, met_x),
+        "selected": selected,
+    }
 
 
 def _jagged(values: np.ndarray, order: np.ndarray, valid_sorted: np.ndarray, dtype: Any) -> ak.Array:
@@ -171,8 +185,15 @@ def _jagged(values: np.ndarray, order: np.ndarray, valid_sorted: np.ndarray, dty
     return ak.unflatten(ordered[valid_sorted].astype(dtype), valid_sorted.sum(axis=1))
 
 
-def iter_chunks(process: str, n_events: int, *, seed: int = 1, detector: DetectorModel | None = None,
-                chunk_size: int = 100_000, first_event: int = 0) -> Iterator[dict[str, Any]]:
+def iter_chunks(
+    process: str,
+    n_events: int,
+    *,
+    seed: int = 1,
+    detector: DetectorModel | None = None,
+    chunk_size: int = 100_000,
+    first_event: int = 0,
+) -> Iterator[dict[str, Any]]:
     """Yield columns of selected events, ``chunk_size`` generated at a time, until ``n_events`` pass."""
     det = detector or DetectorModel()
     rng = np.random.default_rng([seed, PROCESSES.index(process) if process in PROCESSES else 99])
@@ -197,16 +218,20 @@ def iter_chunks(process: str, n_events: int, *, seed: int = 1, detector: Detecto
             "run": np.ones(m, np.int32),
             "luminosityBlock": (events // 1000 + 1).astype(np.int32),
             "event": events.astype(np.uint64),
-            "Jet": ak.zip({
-                name: _jagged(reco[name][take], order, valid_sorted, np.float32)
-                for name in ("pt", "eta", "phi", "mass", "btag")
-            }),
-            "Lepton": ak.zip({
-                "pt": ak.unflatten(reco["l_pt"][take].astype(np.float32), one),
-                "eta": ak.unflatten(reco["l_eta"][take].astype(np.float32), one),
-                "phi": ak.unflatten(reco["l_phi"][take].astype(np.float32), one),
-                "pdgId": ak.unflatten((np.where(reco["l_muon"][take], 13, 11) * lep_charge).astype(np.int32), one),
-            }),
+            "Jet": ak.zip(
+                {
+                    name: _jagged(reco[name][take], order, valid_sorted, np.float32)
+                    for name in ("pt", "eta", "phi", "mass", "btag")
+                }
+            ),
+            "Lepton": ak.zip(
+                {
+                    "pt": ak.unflatten(reco["l_pt"][take].astype(np.float32), one),
+                    "eta": ak.unflatten(reco["l_eta"][take].astype(np.float32), one),
+                    "phi": ak.unflatten(reco["l_phi"][take].astype(np.float32), one),
+                    "pdgId": ak.unflatten((np.where(reco["l_muon"][take], 13, 11) * lep_charge).astype(np.int32), one),
+                }
+            ),
             "MET_pt": reco["met"][take].astype(np.float32),
             "MET_phi": reco["met_phi"][take].astype(np.float32),
             "genWeight": sign.astype(np.float32),
@@ -220,8 +245,9 @@ def generate(process: str, n_events: int, **kwargs: Any) -> ak.Array:
     return ak.concatenate(chunks)
 
 
-def write_ntuple(path: str | os.PathLike[str], process: str, n_events: int, *, tree: str = "Events",
-                 **kwargs: Any) -> None:
+def write_ntuple(
+    path: str | os.PathLike[str], process: str, n_events: int, *, tree: str = "Events", **kwargs: Any
+) -> None:
     """Write ``n_events`` selected events to a ROOT file (atomically, in chunks)."""
     from hepml.io.write import write_friend
 

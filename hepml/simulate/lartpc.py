@@ -28,6 +28,7 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
+
 from hepml.settings import Settings
 
 __all__ = ["Geometry", "LArTPCConfig", "project", "generate_deposits", "simulate_images", "iter_chunks",
@@ -82,7 +83,9 @@ class LArTPCConfig(Settings):
 
 
 
-def project(x: np.ndarray, y: np.ndarray, z: np.ndarray, geometry: Geometry, plane: int) -> tuple[np.ndarray, np.ndarray]:
+def project(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray, geometry: Geometry, plane: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Wire and tick indices of points in one plane (may fall outside the image: callers mask)."""
     a = np.radians(geometry.angles[plane])
     lo, hi = geometry.u_range(plane)
@@ -97,8 +100,15 @@ def _unit(cos_theta: np.ndarray, phi: np.ndarray) -> np.ndarray:
     return np.stack([sin_theta * np.cos(phi), cos_theta, sin_theta * np.sin(phi)], axis=-1)  # (x, y, z); y up
 
 
-def _tracks_to_points(start: np.ndarray, direction: np.ndarray, length: np.ndarray, kind: np.ndarray,
-                      scatter: np.ndarray, rng: np.random.Generator, step: float) -> dict[str, np.ndarray]:
+def _tracks_to_points(
+    start: np.ndarray,
+    direction: np.ndarray,
+    length: np.ndarray,
+    kind: np.ndarray,
+    scatter: np.ndarray,
+    rng: np.random.Generator,
+    step: float,
+) -> dict[str, np.ndarray]:
     """Deposit points along straight tracks with a transverse random walk; vectorised over tracks."""
     n_pts = np.maximum(1, np.ceil(length / step).astype(np.int64))
     track = np.repeat(np.arange(len(length)), n_pts)
@@ -117,69 +127,93 @@ def _tracks_to_points(start: np.ndarray, direction: np.ndarray, length: np.ndarr
     return {"pos": pos, "track": track, "residual": residual, "kind": kind[track]}
 
 
-def generate_deposits(n_events: int, geometry: Geometry, config: LArTPCConfig,
-                      rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """True charge deposits of ``n_events`` windows: positions, charge (MIP units), label, event."""
-    g, c = geometry, config
-    starts, dirs, lengths, kinds, scatters, events, labels, shifts = [], [], [], [], [], [], [], []
+class _Tracks:
+    """Straight track segments of one batch of windows, collected before they become points."""
 
-    def add(ev, start, direction, length, kind, scatter, label, shift):
-        starts.append(start); dirs.append(direction); lengths.append(length); kinds.append(kind)
-        scatters.append(scatter); events.append(ev); labels.append(np.full(len(ev), label)); shifts.append(shift)
+    def __init__(self) -> None:
+        self.parts: dict[str, list[np.ndarray]] = {k: [] for k in ("start", "direction", "length", "kind", "scatter",
+                                                                   "event", "label", "shift")}
 
-    # cosmics: through the top face, cos^2 zenith (cos = U^(1/3)), random arrival time -> drift shift
-    n_cos = rng.poisson(c.cosmic_mean, n_events)
-    ev = np.repeat(np.arange(n_events), n_cos)
+    def add(self, event: np.ndarray, start: np.ndarray, direction: np.ndarray, length: np.ndarray,
+            kind: np.ndarray, scatter: np.ndarray, label: int, shift: np.ndarray) -> None:
+        for key, value in (("start", start), ("direction", direction), ("length", length), ("kind", kind),
+                           ("scatter", scatter), ("event", event), ("label", np.full(len(event), label)),
+                           ("shift", shift)):
+            self.parts[key].append(value)
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return np.concatenate(self.parts[key])
+
+
+def _isotropic(rng: np.random.Generator, n: int) -> np.ndarray:
+    return _unit(rng.uniform(-1, 1, n), rng.uniform(-np.pi, np.pi, n))
+
+
+def _add_cosmics(tracks: _Tracks, n_events: int, g: Geometry, c: LArTPCConfig, rng: np.random.Generator) -> None:
+    """Through the top face, cos^2 zenith (cos = U^(1/3)), random arrival time -> drift shift; delta
+    rays off some of them."""
+    ev = np.repeat(np.arange(n_events), rng.poisson(c.cosmic_mean, n_events))
     m = len(ev)
     cos_z = rng.random(m) ** (1 / 3)
     d = _unit(-cos_z, rng.uniform(-np.pi, np.pi, m))
     top = np.stack([rng.uniform(-0.5, 1.5, m) * g.drift_length, np.full(m, g.height / 2),
                     rng.uniform(-0.5, 1.5, m) * g.length], axis=1)
     shift = rng.uniform(-1.0, 1.0, m) * g.drift_length
-    add(ev, top, d, np.full(m, 2.5 * max(g.height, g.length)), np.zeros(m, int), np.full(m, 0.02), COSMIC, shift)
-    # delta rays off some cosmics
-    has_delta = rng.random(m) < c.delta_ray_probability
-    if has_delta.any():
-        along = rng.uniform(0.2, 0.9, has_delta.sum()) * 2.5 * max(g.height, g.length)
-        start = top[has_delta] + d[has_delta] * along[:, None]
-        dd = _unit(rng.uniform(-1, 1, has_delta.sum()), rng.uniform(-np.pi, np.pi, has_delta.sum()))
-        add(ev[has_delta], start, dd, rng.uniform(2, 8, has_delta.sum()), np.zeros(has_delta.sum(), int),
-            np.full(has_delta.sum(), 0.3), COSMIC, shift[has_delta])
-    # neutrino: vertex in the fiducial volume, in time
+    span = 2.5 * max(g.height, g.length)
+    tracks.add(ev, top, d, np.full(m, span), np.zeros(m, int), np.full(m, 0.02), COSMIC, shift)
+    delta = rng.random(m) < c.delta_ray_probability
+    k = int(delta.sum())
+    if k:
+        start = top[delta] + d[delta] * (rng.uniform(0.2, 0.9, k) * 2.5 * max(g.height, g.length))[:, None]
+        direction = _unit(rng.uniform(-1, 1, k), rng.uniform(-np.pi, np.pi, k))
+        tracks.add(ev[delta], start, direction, rng.uniform(2, 8, k), np.zeros(k, int), np.full(k, 0.3), COSMIC,
+                   shift[delta])
+
+
+def _add_neutrinos(tracks: _Tracks, n_events: int, g: Geometry, c: LArTPCConfig, rng: np.random.Generator) -> None:
+    """A vertex in the fiducial volume, in time: a muon, 0-3 protons, 0-2 pions and, often, an EM
+    shower of short segments around an axis, after a conversion gap, spreading laterally."""
     ev = np.arange(n_events)
     vtx = np.stack([rng.uniform(0.15, 0.85, n_events) * g.drift_length,
                     rng.uniform(-0.35, 0.35, n_events) * g.height,
                     rng.uniform(0.15, 0.85, n_events) * g.length], axis=1)
-    zero = np.zeros(n_events)
-    iso = lambda n: _unit(rng.uniform(-1, 1, n), rng.uniform(-np.pi, np.pi, n))  # noqa: E731
-    add(ev, vtx, iso(n_events), rng.uniform(40, 150, n_events), np.zeros(n_events, int), np.full(n_events, 0.05), NEUTRINO, zero)
-    for count, kind, lo, hi in ((rng.integers(0, 4, n_events), 1, 2.0, 20.0),   # protons
-                                (rng.integers(0, 3, n_events), 0, 10.0, 60.0)):  # pions
+    direction = _isotropic(rng, n_events)
+    tracks.add(ev, vtx, direction, rng.uniform(40, 150, n_events), np.zeros(n_events, int), np.full(n_events, 0.05),
+               NEUTRINO, np.zeros(n_events))
+    protons, pions = rng.integers(0, 4, n_events), rng.integers(0, 3, n_events)
+    for count, kind, lo, hi in ((protons, 1, 2.0, 20.0), (pions, 0, 10.0, 60.0)):
         e = np.repeat(ev, count)
-        add(e, vtx[e], iso(len(e)), rng.uniform(lo, hi, len(e)), np.full(len(e), kind), np.full(len(e), 0.1),
-            NEUTRINO, np.zeros(len(e)))
-    # EM shower: short segments around an axis, starting after a conversion gap, spreading laterally
+        direction = _isotropic(rng, len(e))
+        tracks.add(e, vtx[e], direction, rng.uniform(lo, hi, len(e)), np.full(len(e), kind), np.full(len(e), 0.1),
+                   NEUTRINO, np.zeros(len(e)))
     shower = np.flatnonzero(rng.random(n_events) < c.shower_probability)
     if len(shower):
         n_seg = rng.integers(15, 40, len(shower))
         e = np.repeat(shower, n_seg)
-        axis = np.repeat(iso(len(shower)), n_seg, axis=0)
+        axis = np.repeat(_isotropic(rng, len(shower)), n_seg, axis=0)
         depth = rng.exponential(3.0, len(e)) + rng.gamma(2.0, 8.0, len(e))
         lateral = rng.normal(0.0, 1.0, (len(e), 3)) * (0.5 + 0.12 * depth)[:, None]
-        start = vtx[e] + axis * depth[:, None] + lateral
         seg_dir = axis + rng.normal(0, 0.5, (len(e), 3))
         seg_dir /= np.linalg.norm(seg_dir, axis=1, keepdims=True)
-        add(e, start, seg_dir, rng.exponential(2.0, len(e)) + 0.5, np.full(len(e), 2), np.full(len(e), 0.3),
-            NEUTRINO, np.zeros(len(e)))
-
-    pts = _tracks_to_points(np.concatenate(starts), np.concatenate(dirs), np.concatenate(lengths),
-                            np.concatenate(kinds), np.concatenate(scatters), rng, c.step)
-    per_track = {"event": np.concatenate(events), "label": np.concatenate(labels), "shift": np.concatenate(shifts)}
-    return _deposits(pts, per_track, g, c, rng)
+        tracks.add(e, vtx[e] + axis * depth[:, None] + lateral, seg_dir, rng.exponential(2.0, len(e)) + 0.5,
+                   np.full(len(e), 2), np.full(len(e), 0.3), NEUTRINO, np.zeros(len(e)))
 
 
-def _deposits(pts: dict[str, np.ndarray], per_track: dict[str, np.ndarray], g: Geometry, c: LArTPCConfig,
-              rng: np.random.Generator) -> dict[str, np.ndarray]:
+def generate_deposits(n_events: int, geometry: Geometry, config: LArTPCConfig,
+                      rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """True charge deposits of ``n_events`` windows: positions, charge (MIP units), label, event."""
+    tracks = _Tracks()
+    _add_cosmics(tracks, n_events, geometry, config, rng)
+    _add_neutrinos(tracks, n_events, geometry, config, rng)
+    pts = _tracks_to_points(tracks["start"], tracks["direction"], tracks["length"], tracks["kind"],
+                            tracks["scatter"], rng, config.step)
+    per_track = {"event": tracks["event"], "label": tracks["label"], "shift": tracks["shift"]}
+    return _deposits(pts, per_track, geometry, config, rng)
+
+
+def _deposits(
+    pts: dict[str, np.ndarray], per_track: dict[str, np.ndarray], g: Geometry, c: LArTPCConfig, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Charge of the points along the tracks: dE/dx (Bragg peak for protons), Landau-like
     fluctuations, attenuation and diffusion with drift distance; only points inside the TPC."""
     t = pts["track"]
@@ -189,18 +223,30 @@ def _deposits(pts: dict[str, np.ndarray], per_track: dict[str, np.ndarray], g: G
     dedx[proton] = np.clip(17.0 * np.maximum(pts["residual"][proton], 0.05) ** -0.42, MIP_DEDX, 40.0)
     landau = np.clip(rng.standard_normal(len(t)) * 0.15 + 1.0 + 0.1 * rng.exponential(1.0, len(t)), 0.3, 5.0)
     x_true = pts["pos"][:, 0]
-    inside = ((x_true >= 0) & (x_true < g.drift_length) & (np.abs(pts["pos"][:, 1]) < g.height / 2)
-              & (pts["pos"][:, 2] >= 0) & (pts["pos"][:, 2] < g.length))
+    inside = (
+        (x_true >= 0)
+        & (x_true < g.drift_length)
+        & (np.abs(pts["pos"][:, 1]) < g.height / 2)
+        & (pts["pos"][:, 2] >= 0)
+        & (pts["pos"][:, 2] < g.length)
+    )
     pitch = g.length / g.wires
     charge = dedx / MIP_DEDX * landau * c.step / pitch * np.exp(-x_true / c.attenuation_length)
     sigma = c.diffusion * np.sqrt(np.clip(x_true, 0, None))
     smeared = pts["pos"] + rng.normal(0, 1, pts["pos"].shape) * sigma[:, None]
-    return {"x": smeared[inside, 0] + shift_all[inside], "y": smeared[inside, 1], "z": smeared[inside, 2],
-            "charge": charge[inside] * c.gain, "label": label_all[inside], "event": ev_all[inside]}
+    return {
+        "x": smeared[inside, 0] + shift_all[inside],
+        "y": smeared[inside, 1],
+        "z": smeared[inside, 2],
+        "charge": charge[inside] * c.gain,
+        "label": label_all[inside],
+        "event": ev_all[inside],
+    }
 
 
-def simulate_images(n_events: int, geometry: Geometry, config: LArTPCConfig,
-                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def simulate_images(
+    n_events: int, geometry: Geometry, config: LArTPCConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Dense measured charge (events, planes, wires, ticks) float32 and labels int8 (see overlap rule)."""
     g = geometry
     dep = generate_deposits(n_events, g, config, rng)
@@ -215,14 +261,14 @@ def simulate_images(n_events: int, geometry: Geometry, config: LArTPCConfig,
         q_cos += np.bincount(flat[cos], dep["charge"][ok][cos], size)
         q_nu += np.bincount(flat[~cos], dep["charge"][ok][~cos], size)
     shape = (n_events, g.planes, g.wires, g.ticks)
-    q_cos, q_nu = q_cos.reshape(shape), q_nu.reshape(shape)
-    measured = q_cos + q_nu + rng.normal(0.0, config.noise, shape)
+    cosmic_q, neutrino_q = q_cos.reshape(shape), q_nu.reshape(shape)
+    measured = cosmic_q + neutrino_q + rng.normal(0.0, config.noise, shape)
     if config.dead_wire_fraction > 0:
         dead = rng.random((g.planes, g.wires)) < config.dead_wire_fraction
         measured[:, dead, :] = 0.0
     keep = measured > config.threshold
-    labels = np.where(q_nu >= q_cos, NEUTRINO, COSMIC)
-    labels = np.where((q_cos + q_nu) > 0, labels, BACKGROUND)
+    labels = np.where(neutrino_q >= cosmic_q, NEUTRINO, COSMIC)
+    labels = np.where((cosmic_q + neutrino_q) > 0, labels, BACKGROUND)
     return np.where(keep, measured, 0.0).astype(np.float32), np.where(keep, labels, BACKGROUND).astype(np.int8)
 
 
@@ -230,15 +276,29 @@ def to_sparse(charge: np.ndarray, labels: np.ndarray) -> ak.Array:
     """Dense images -> per-event jagged pixel lists ``{plane, wire, tick, charge, label}``."""
     ev, plane, wire, tick = np.nonzero(charge)
     counts = np.bincount(ev, minlength=charge.shape[0])
-    return ak.unflatten(ak.zip({
-        "plane": plane.astype(np.int8), "wire": wire.astype(np.int16), "tick": tick.astype(np.int16),
-        "charge": charge[ev, plane, wire, tick].astype(np.float32), "label": labels[ev, plane, wire, tick],
-    }), counts)
+    return ak.unflatten(
+        ak.zip(
+            {
+                "plane": plane.astype(np.int8),
+                "wire": wire.astype(np.int16),
+                "tick": tick.astype(np.int16),
+                "charge": charge[ev, plane, wire, tick].astype(np.float32),
+                "label": labels[ev, plane, wire, tick],
+            }
+        ),
+        counts,
+    )
 
 
-def iter_chunks(n_events: int, *, seed: int = 1, geometry: Geometry | None = None,
-                config: LArTPCConfig | None = None, chunk_size: int = 100,
-                first_event: int = 0) -> Iterator[dict[str, Any]]:
+def iter_chunks(
+    n_events: int,
+    *,
+    seed: int = 1,
+    geometry: Geometry | None = None,
+    config: LArTPCConfig | None = None,
+    chunk_size: int = 100,
+    first_event: int = 0,
+) -> Iterator[dict[str, Any]]:
     """Columns of ``chunk_size`` events at a time: event number, pixel list, truth summaries."""
     g, c = geometry or Geometry(), config or LArTPCConfig()
     rng = np.random.default_rng([seed, 2024])
@@ -249,7 +309,9 @@ def iter_chunks(n_events: int, *, seed: int = 1, geometry: Geometry | None = Non
         yield {
             "event": (first_event + start + np.arange(m)).astype(np.int64),
             "Pixel": pixels,
-            "neutrino_charge": ak.to_numpy(ak.sum(pixels.charge * (pixels.label == NEUTRINO), axis=1)).astype(np.float32),
+            "neutrino_charge": ak.to_numpy(ak.sum(pixels.charge * (pixels.label == NEUTRINO), axis=1)).astype(
+                np.float32
+            ),
         }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ def train_fold(
 
 def assemble_bundle(
     table: FeatureTable,
-    fold_dirs: list[str | os.PathLike[str]],
+    fold_dirs: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     *,
     model: str = "dnn",

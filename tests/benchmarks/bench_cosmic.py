@@ -29,8 +29,8 @@ def main() -> None:
     import tensorflow as tf
 
     from hepml.models.uresnet import UResNetConfig, build_uresnet, class_weights
-    from hepml.tasks.cosmic.train import _batches
     from hepml.simulate.lartpc import Geometry, LArTPCConfig, simulate_images, write_events
+    from hepml.tasks.cosmic.train import _batches
 
     geometry = Geometry(wires=args.wires, ticks=args.ticks)
     shape = (3, args.wires, args.ticks)

@@ -61,7 +61,10 @@ def main() -> None:
     t_hepml = time.perf_counter() - start
     rate_raw, rate_hepml = n * args.epochs / t_raw, n * args.epochs / t_hepml
     print(f"raw model.fit                   : {rate_raw:12,.0f} events/s ({t_raw:.1f} s)")
-    print(f"hepml fit_dense (+ validation)  : {rate_hepml:12,.0f} events/s ({t_hepml:.1f} s)  ratio {rate_hepml / rate_raw:.2f}")
+    print(
+        f"hepml fit_dense (+ validation)  : {rate_hepml:12,.0f} events/s ({t_hepml:.1f} s)"
+        f"  ratio {rate_hepml / rate_raw:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,9 @@ def main() -> None:
     print(f"events: {n}")
     print(f"raw model.predict (matrix ready) : {n / t_raw:12,.0f} events/s")
     print(f"feature building alone           : {n / t_feat:12,.0f} events/s")
-    print(f"Scorer, keras backend            : {n / t_keras:12,.0f} events/s  ratio to raw predict {t_raw / t_keras:.2f}")
+    print(
+        f"Scorer, keras backend            : {n / t_keras:12,.0f} events/s  ratio to raw predict {t_raw / t_keras:.2f}"
+    )
     print(f"Scorer, onnxruntime backend      : {n / t_onnx:12,.0f} events/s  ratio to raw predict {t_raw / t_onnx:.2f}")
     diff = np.max(np.abs(keras_scorer(arrays)["score_raw"] - onnx_scorer(arrays)["score_raw"]))
     print(f"max |keras - onnx| raw score     : {diff:.1e}")

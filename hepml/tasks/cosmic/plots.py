@@ -27,6 +27,7 @@ def plot_event_displays(bundle: str | os.PathLike[str], events_file: str, out: P
         return []
     arrays = chunk.arrays
     charge, labels = densify(arrays, shape)
+    assert labels is not None  # densified with labels
     predicted = np.where(charge > 0, np.argmax(predict_pixels(model, charge), axis=-1), 0)
     cmap = ListedColormap(["white", "tab:blue", "tab:red"])
     image = {"origin": "lower", "aspect": "auto"}

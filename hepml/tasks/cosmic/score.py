@@ -33,12 +33,27 @@ def load_segmenter(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
 
 def predict_pixels(model: Any, charge: np.ndarray, batch: int = 16) -> np.ndarray:
     """Class probabilities (events, planes, wires, ticks, classes) of dense images, in batches."""
-    return np.concatenate([np.asarray(model(charge[i:i + batch], training=False), dtype=np.float32)
-                           for i in range(0, len(charge), batch)]) if len(charge) else np.zeros((0, *charge.shape[1:], 3), np.float32)
+    return (
+        np.concatenate(
+            [
+                np.asarray(model(charge[i : i + batch], training=False), dtype=np.float32)
+                for i in range(0, len(charge), batch)
+            ]
+        )
+        if len(charge)
+        else np.zeros((0, *charge.shape[1:], 3), np.float32)
+    )
 
 
-def score_pixels(bundle: str | os.PathLike[str], source: str, output: str | os.PathLike[str], *,
-                 threshold: float = 0.5, write_removed: bool = False, step_size: int = 64) -> Path:
+def score_pixels(
+    bundle: str | os.PathLike[str],
+    source: str,
+    output: str | os.PathLike[str],
+    *,
+    threshold: float = 0.5,
+    write_removed: bool = False,
+    step_size: int = 64,
+) -> Path:
     """Friend tree with ``Pixel_cosmic`` and ``Pixel_neutrino`` probabilities aligned with each event's
     pixel list; with ``write_removed``, also the cosmic-removed pixel list (``Clean_*``, pixels whose
     cosmic probability is below ``threshold``)."""
@@ -53,8 +68,10 @@ def score_pixels(bundle: str | os.PathLike[str], source: str, output: str | os.P
             for name, limit in (("Pixel_plane", shape[0]), ("Pixel_wire", shape[1]), ("Pixel_tick", shape[2])):
                 highest = ak.max(arrays[name], axis=None) if len(arrays) else None
                 if highest is not None and highest >= limit:
-                    raise HepmlError(f"{src}: {name} reaches {highest} but the bundle's images "
-                                     f"have {limit}; score with a bundle trained on this geometry")
+                    raise HepmlError(
+                        f"{src}: {name} reaches {highest} but the bundle's images "
+                        f"have {limit}; score with a bundle trained on this geometry"
+                    )
             charge, _ = densify(arrays, shape, labels=False)
             probs = gather(predict_pixels(model, charge), arrays)
             columns: dict[str, Any] = {

@@ -41,6 +41,7 @@ def _batches(inputs: Sequence[str], shape: Sequence[int], batch: int, validation
     from hepml.models.uresnet import pixel_weights
 
     for charge, labels, arrays in iter_images(inputs, shape, step_size=_chunk(batch)):
+        assert labels is not None  # read with labels
         keep = _in_split(arrays, validation)
         charge, labels = charge[keep], labels[keep]
         for i in range(0, len(charge), batch):
@@ -83,36 +84,53 @@ def _check_target(targets: Sequence[str], shape: Sequence[int], batch: int) -> N
                                   f"event % 10 {'==' if validation else '!='} 0); give DANN more unlabelled events")
 
 
+def _class_weights(sources: Sequence[str], shape: tuple[int, ...]) -> np.ndarray:
+    """Class weights from the first chunks (a few hundred events are plenty for frequencies)."""
+    from hepml.models.uresnet import class_weights
+
+    first = next(iter_images(sources, shape, step_size=256), None)
+    if first is None:
+        raise EmptyInputError(f"{', '.join(sources)}: no events to train on")
+    assert first[1] is not None  # read with labels
+    return class_weights(first[1], first[0])
+
+
+def _fit_dann(sources: list[str], targets: list[str], shape: tuple[int, ...], config: Any, weights: np.ndarray,
+              dann_config: dict[str, Any] | None, seed: int, settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Domain-adversarial training: each source batch with as many unlabelled target images."""
+    from hepml.models.dann import DannConfig, fit_dann_uresnet
+
+    dann = DannConfig.from_dict(dann_config)
+    _check_target(targets, shape, config.batch_size)
+    settings["dann"] = dann.as_dict()
+
+    def batches(validation: bool) -> Iterator[tuple[Any, ...]]:
+        return _dann_batches(sources, targets, shape, config.batch_size, validation, weights, config.empty_weight)
+
+    steps = _count_batches(sources, config.batch_size)
+    model, history = fit_dann_uresnet(batches, shape, config, dann, steps, seed=seed)
+    return model, history
+
+
 def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, shape: Sequence[int],
                        model_config: dict[str, Any] | None = None, seed: int = 0,
-                       target: Sequence[str] | None = None, dann_config: dict[str, Any] | None = None) -> dict[str, Any]:
+                       target: Sequence[str] | None = None, dann_config: dict[str, Any] | None = None
+                       ) -> dict[str, Any]:
     """Train the UResNet on sparse event files; write a bundle (model.keras + bundle.json).
 
     With ``target`` (unlabelled files, e.g. data), train domain-adversarially: every batch adds as
     many target images, whose labels are never read; the bundle holds the task network only."""
-    from hepml.models.uresnet import UResNetConfig, class_weights, fit_uresnet, use_mixed_precision_if_gpu
+    from hepml.models.uresnet import UResNetConfig, fit_uresnet, use_mixed_precision_if_gpu
 
     config = UResNetConfig.from_dict(model_config)
     shape = tuple(int(s) for s in shape)
     sources = [str(s) for s in resolve_sources(list(inputs))]
     targets = [str(s) for s in resolve_sources(list(target))] if target else []
     mixed = use_mixed_precision_if_gpu()
-    # class weights from the first chunks (a few hundred events are plenty for frequencies)
-    first = next(iter_images(sources, shape, step_size=256), None)
-    if first is None:
-        raise EmptyInputError(f"{', '.join(sources)}: no events to train on")
-    weights = class_weights(first[1], first[0])
+    weights = _class_weights(sources, shape)
     settings: dict[str, Any] = {"model_config": config.as_dict(), "shape": list(shape)}
     if targets:
-        from hepml.models.dann import DannConfig, fit_dann_uresnet
-
-        dann = DannConfig.from_dict(dann_config)
-        _check_target(targets, shape, config.batch_size)
-        settings["dann"] = dann.as_dict()
-        model, history = fit_dann_uresnet(
-            lambda validation: _dann_batches(sources, targets, shape, config.batch_size, validation, weights,
-                                             config.empty_weight),
-            shape, config, dann, _count_batches(sources, config.batch_size), seed=seed)
+        model, history = _fit_dann(sources, targets, shape, config, weights, dann_config, seed, settings)
     else:
         model, history = fit_uresnet(
             lambda validation: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight),

@@ -69,12 +69,12 @@ def _train(source: FeatureTable, target: FeatureTable, s: dict[str, np.ndarray],
 
 
 def _measure(models: dict[str, Any], source: FeatureTable, target: FeatureTable, s: dict[str, np.ndarray],
-             t: dict[str, np.ndarray], seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+             t: dict[str, np.ndarray], seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """AUC on both test samples, domain AUC of the learned features, gap closed; the test scores."""
     from hepml.models.dense import hidden_features, predict
 
     metrics: dict[str, Any] = {"source": {}, "target": {}, "domain_auc": {}, "ece_target": {}}
-    scores: dict[str, np.ndarray] = {}
+    scores: dict[str, Any] = {}
     xs, xt = source.X[s["test"]], target.X[t["test"]]
     for name, model in models.items():
         ps, pt = predict(model, xs), predict(model, xt)

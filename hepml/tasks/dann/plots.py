@@ -46,7 +46,9 @@ def _training_figure(log: dict[str, list[float]], out: Path) -> list[Path]:
     with figure(1, 2, figsize=(14, 6)) as (fig, (ax1, ax2)):
         epochs = np.arange(1, len(log["lambda"]) + 1)
         ax1.plot(epochs, log["lambda"], "o-", label=r"$\lambda$")
-        ax1.plot(epochs, np.asarray(log["learning_rate"]) / max(log["learning_rate"]), "s-", label="learning rate / max")
+        ax1.plot(
+            epochs, np.asarray(log["learning_rate"]) / max(log["learning_rate"]), "s-", label="learning rate / max"
+        )
         ax1.set_xlabel("epoch")
         ax1.legend(fontsize=12)
         ax2.plot(epochs, log["task_loss"], "o-", label="task loss (source)")

@@ -73,9 +73,14 @@ def evaluate(bundles: list[str], out: str | os.PathLike[str], *, reference: str 
     metrics: dict[str, Any] = {"auc": {}, "auc_uncertainty": {}, "reference": ref.name, "events": {}}
     for s in scores:
         metrics["auc"].setdefault(s.model, {})[s.featureset] = auc(s.label, s.raw, s.weight)
-        metrics["auc_uncertainty"].setdefault(s.model, {})[s.featureset] = bootstrap_auc(s.label, s.raw, s.weight, n=bootstrap)
+        metrics["auc_uncertainty"].setdefault(s.model, {})[s.featureset] = bootstrap_auc(
+            s.label, s.raw, s.weight, n=bootstrap
+        )
         metrics["events"][s.name] = int(len(s.label))
-    metrics["ece"] = {"uncalibrated": ece(ref.label, ref.raw, ref.weight), "calibrated": ece(ref.label, ref.score, ref.weight)}
+    metrics["ece"] = {
+        "uncalibrated": ece(ref.label, ref.raw, ref.weight),
+        "calibrated": ece(ref.label, ref.score, ref.weight),
+    }
     metrics["brier"] = brier(ref.label, ref.score, ref.weight)
     metrics["brier_uncalibrated"] = brier(ref.label, ref.raw, ref.weight)
     metrics["rejection_at_eff"] = {str(e): rejection_at(ref.label, ref.raw, ref.weight, e) for e in EFFICIENCIES}

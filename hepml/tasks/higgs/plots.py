@@ -82,7 +82,9 @@ def plot_reliability(s: BundleScores, out: Path, bins: int = 15) -> list[Path]:
         for values, label in ((s.raw, "uncalibrated"), (s.score, "calibrated")):
             idx = np.minimum((np.clip(values, 0, 1) * bins).astype(int), bins - 1)
             wsum = np.bincount(idx, s.weight, bins)
-            frac = np.divide(np.bincount(idx, s.weight * s.label, bins), wsum, out=np.full(bins, np.nan), where=wsum != 0)
+            frac = np.divide(
+                np.bincount(idx, s.weight * s.label, bins), wsum, out=np.full(bins, np.nan), where=wsum != 0
+            )
             ax.plot(centres, frac, "o-", label=label)
         ax.plot([0, 1], [0, 1], color="grey", ls=":", label="perfect")
         ax.set_xlabel("predicted signal probability")
@@ -104,7 +106,9 @@ def plot_features(X: np.ndarray, y: np.ndarray, w: np.ndarray, names: list[str],
             bins = np.linspace(lo, hi if hi > lo else lo + 1, 40)
             for cls, colour, label in ((1, "tab:red", "signal"), (0, "tab:blue", "background")):
                 rows = y == cls
-                ax.hist(X[rows, i], bins, weights=w[rows], density=True, histtype="step", color=colour, lw=1.5, label=label)
+                ax.hist(
+                    X[rows, i], bins, weights=w[rows], density=True, histtype="step", color=colour, lw=1.5, label=label
+                )
             ax.set_xlabel(names[i], fontsize=11)
             ax.tick_params(labelsize=8)
         np.atleast_1d(axes).ravel()[0].legend(fontsize=9)
@@ -147,8 +151,9 @@ def plot_history(history: dict[str, dict[str, list[float]]], out: Path, name: st
         return save(fig, out, f"history_{name}")
 
 
-def make_plots(bundles: list[str], features: list[str], out: str | os.PathLike[str],
-               reference: str | None = None) -> list[Path]:
+def make_plots(
+    bundles: list[str], features: list[str], out: str | os.PathLike[str], reference: str | None = None
+) -> list[Path]:
     """Every figure of the Higgs task from saved inputs."""
     out = Path(out)
     scores = [load_scores(b) for b in bundles]
