@@ -31,7 +31,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from hepml.errors import BundleError, closest
+from hepml.errors import BundleError, ConfigError, closest
 
 __all__ = [
     "BUNDLE_FILE",
@@ -194,14 +194,9 @@ def load_spec(path: str | os.PathLike[str], info: dict[str, Any] | None = None) 
 
     spec_file = Path(path) / "feature_spec.yaml"
     try:
-        config = yaml.safe_load(spec_file.read_text())
-    except FileNotFoundError:
-        raise BundleError(f"{spec_file}: missing; the bundle is incomplete, retrain it") from None
-    except yaml.YAMLError as err:
-        raise BundleError(f"{spec_file}: corrupt ({_short(err)}); retrain or copy the bundle again") from None
-    if not isinstance(config, dict):
-        raise BundleError(f"{spec_file}: corrupt (not a feature spec); retrain or copy the bundle again")
-    spec = FeatureSpec(config, origin=str(spec_file))
+        spec = FeatureSpec.from_yaml(spec_file)
+    except ConfigError as err:
+        raise BundleError(f"{err} (the bundle's own spec: retrain or copy the bundle again)") from None
     missing = [c for c in (info or {}).get("columns", []) if c not in spec.columns]
     if missing:
         raise BundleError(
