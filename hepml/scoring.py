@@ -2,9 +2,10 @@
 
 The Scorer rebuilds the bundle's features with the bundle's own spec, picks for each event the
 fold model that never trained on it (by the bundle's k-fold key, e.g. ``event``), applies the
-calibration and returns numpy arrays.  Events without the fold key (real data that lacks it)
-get the mean of the fold models.  It is safe to call from several threads, and pickles by
-reference (it reloads from its path), so it can be shipped to dask workers.
+calibration and returns numpy arrays.  Events without the fold key are refused unless the caller
+says they are independent data (never used in training): then the fold models are averaged.  It
+is safe to call from several threads, and pickles by reference (it reloads from its path), so it
+can be shipped to dask workers.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class Scorer:
         return table.select(self.columns).X
 
     def predict_raw(self, X: np.ndarray, events: np.ndarray | None) -> np.ndarray:
-        """Uncalibrated network output; fold model by event number, mean of folds without one."""
+        """Uncalibrated network output: the fold network of each event's fold key, or the mean of
+        the fold networks when ``events`` is None (independent data)."""
         predict: Callable[[Any, np.ndarray], np.ndarray] = _onnx_predict
         if self.backend == "keras":
             from hepml.models.dense import predict
@@ -98,10 +100,14 @@ class Scorer:
         return out
 
     def __call__(
-        self, arrays: Any, *, where: str = "input", entries: np.ndarray | None = None
+        self, arrays: Any, *, where: str = "input", entries: np.ndarray | None = None, independent: bool = False
     ) -> dict[str, np.ndarray]:
-        """Score one block of events: ``{'score': calibrated, 'score_raw': network output}``;
-        ``entries`` (their entry numbers in the file) make error messages point at the right event."""
+        """Score one block of events: ``{'score': calibrated, 'score_raw': network output}``.
+
+        Each event is scored by the fold network that never trained on it, found from the fold key;
+        events without the fold key are refused, unless ``independent=True`` says they were never
+        used in training (real data): then the fold networks are averaged.  ``entries`` (their
+        entry numbers in the file) make error messages point at the right event."""
         arrays = _flatten_collections(_as_array(arrays), self.branches)
         fields = set(arrays.fields)
         missing = [b for b in self.branches if b not in fields and b != self.info["fold_key"]]
@@ -111,7 +117,14 @@ class Scorer:
                 f" (closest: {closest(missing[0], fields)}); it needs: {', '.join(self.branches)}"
             )
         key = self.info["fold_key"]
-        events = np.asarray(ak.to_numpy(arrays[key])) if key in fields else None
+        if key not in fields and not independent and len(self.models) > 1:
+            raise ConfigError(
+                f"{where}: no fold key {key!r} in these events, so hepml cannot score each one with the fold network "
+                "that never trained on it (averaging the folds would score training events with networks that saw "
+                "them); if these events were never used in training, say so: independent=True (hepml score "
+                "--independent)"
+            )
+        events = np.asarray(ak.to_numpy(arrays[key])) if key in fields and not independent else None
         raw = self.predict_raw(self.features(arrays, where=where, entries=entries), events)
         return {
             "score": np.clip(self.calibrator.predict(raw), 0.0, 1.0).astype(np.float32),
@@ -120,69 +133,51 @@ class Scorer:
 
     score = __call__
 
-    def iter_scores(
-        self,
-        source: Source,
-        *,
-        prefix: str = "",
-        step_size: int | str = "100 MB",
-        event_id: Iterable[str] | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Columns for the friend tree, chunk by chunk: scores, cut flag and event identifiers."""
-        tree = open_tree(source)
-        available = set(tree.keys())
-        ids = [
-            b
-            for b in (event_id if event_id is not None else (self.spec.event_id or DEFAULT_EVENT_ID))
-            if b in available
-        ]
+    def iter_scores(self, source: Source, *, prefix: str = "", step_size: int | str = "100 MB",
+                    event_id: Iterable[str] | None = None, independent: bool = False,
+                    fail_score: float = float("nan")) -> Iterator[dict[str, Any]]:
+        """Columns for the friend tree, chunk by chunk: scores, cut flag and event identifiers.
+
+        Events failing the spec's cut get ``fail_score`` (NaN by default: no number computed from
+        fill values can be mistaken for a score; ``x > 0.8`` is false for NaN) and ``pass_cut`` False."""
+        available = set(open_tree(source).keys())
+        ids = [b for b in (event_id if event_id is not None else (self.spec.event_id or DEFAULT_EVENT_ID))
+               if b in available]
         reads = list(dict.fromkeys([b for b in self.branches if b in available or b != self.info["fold_key"]] + ids))
         cut = parse(self.spec.cut, "cut") if self.spec.cut else None
         if cut:
             reads = list(dict.fromkeys(reads + sorted(cut.names - set(self.spec.defines))))
         for chunk in iterate(source, reads, step_size=step_size):
-            scores = self(chunk.arrays, where=str(chunk.source), entries=chunk.entries)
-            columns: dict[str, Any] = {f"{prefix}{k}": v for k, v in scores.items()}
+            scores = self(chunk.arrays, where=str(chunk.source), entries=chunk.entries, independent=independent)
             if cut is not None:
-                columns[f"{prefix}pass_cut"] = np.asarray(
-                    ak.to_numpy(ak.fill_none(cut.evaluate(chunk.arrays), False)), bool
-                )
+                passed = np.asarray(ak.to_numpy(ak.fill_none(cut.evaluate(chunk.arrays), False)), bool)
+                scores = {k: np.where(passed, v, np.float32(fail_score)) for k, v in scores.items()}
+                scores["pass_cut"] = passed
+            columns: dict[str, Any] = {f"{prefix}{k}": v for k, v in scores.items()}
             for name in ids:
                 columns[name] = ak.to_numpy(chunk.arrays[name])
             yield columns
 
-    def score_file(
-        self,
-        source: str | Source,
-        output: str | os.PathLike[str] | None = None,
-        *,
-        tree: str = "scores",
-        prefix: str = "",
-        step_size: int | str = "100 MB",
-        in_place: bool = False,
-        event_id: Iterable[str] | None = None,
-    ) -> Path | None:
+    def score_file(self, source: str | Source, output: str | os.PathLike[str] | None = None, *,
+                   tree: str = "scores", prefix: str = "", step_size: int | str = "100 MB", in_place: bool = False,
+                   event_id: Iterable[str] | None = None, independent: bool = False,
+                   fail_score: float = float("nan")) -> Path | None:
         """Write the scores of one input file as a friend tree in ``output`` (or, opt-in, in place)."""
         (src,) = resolve_sources(source, self.spec.tree) if isinstance(source, str) else [source]
+        options: dict[str, Any] = {"step_size": step_size, "independent": independent, "fail_score": fail_score}
         if in_place:  # the whole file's scores in memory: add_branches writes each branch in one go
             prefix = prefix or "hepml_"
-            chunks = list(self.iter_scores(src, prefix=prefix, step_size=step_size, event_id=()))
+            chunks = list(self.iter_scores(src, prefix=prefix, event_id=(), **options))
             names = chunks[0] if chunks else self._empty_columns(src, prefix)
-            add_branches_in_place(
-                src, {k: np.concatenate([c[k] for c in chunks]) if chunks else names[k] for k in names}
-            )
+            add_branches_in_place(src, {k: np.concatenate([c[k] for c in chunks]) if chunks else names[k]
+                                        for k in names})
             return None
         if output is None:
             raise HepmlError("score_file: give an output path (or in_place=True)")
         n = int(open_tree(src).num_entries)
         empty = {k: v.dtype for k, v in self._empty_columns(src, prefix).items()}
-        return write_friend(
-            output,
-            self.iter_scores(src, prefix=prefix, step_size=step_size, event_id=event_id),
-            tree=tree,
-            expected_entries=n,
-            empty_types=empty,
-        )
+        return write_friend(output, self.iter_scores(src, prefix=prefix, event_id=event_id, **options),
+                            tree=tree, expected_entries=n, empty_types=empty)
 
     def _empty_columns(self, source: Source, prefix: str) -> dict[str, np.ndarray]:
         """The score branches of an empty tree, typed as a filled one would have them."""
@@ -236,12 +231,12 @@ def _flatten_collections(arrays: ak.Array, branches: Iterable[str]) -> ak.Array:
     return ak.zip({**{f: arrays[f] for f in fields if f in set(branches)}, **extra}, depth_limit=1)
 
 
-def dask_scores(scorer: Scorer, array: Any) -> Any:
+def dask_scores(scorer: Scorer, array: Any, *, independent: bool = False) -> Any:
     """Score a ``dask_awkward`` array partition by partition: a lazy array of records
     ``{score, score_raw}``.  The Scorer pickles by reference, so workers load the bundle once each."""
     import dask_awkward as dak
 
-    return dak.map_partitions(_PartitionScorer(scorer), array, meta=_score_meta(), label="hepml-score")
+    return dak.map_partitions(_PartitionScorer(scorer, independent), array, meta=_score_meta(), label="hepml-score")
 
 
 def _score_meta() -> ak.Array:
@@ -256,8 +251,9 @@ class _PartitionScorer:
     column optimisation reads exactly those from the files.
     """
 
-    def __init__(self, scorer: Scorer) -> None:
+    def __init__(self, scorer: Scorer, independent: bool = False) -> None:
         self.scorer = scorer
+        self.independent = independent
 
     def __call__(self, partition: ak.Array) -> ak.Array:
         if ak.backend(partition) == "typetracer":
@@ -265,7 +261,7 @@ class _PartitionScorer:
                 if name in partition.fields:
                     ak.typetracer.touch_data(partition[name])
             return _score_meta()
-        return ak.Array(self.scorer(partition))
+        return ak.Array(self.scorer(partition, independent=self.independent))
 
 
 def _as_array(arrays: Any) -> ak.Array:
@@ -277,17 +273,9 @@ def _as_array(arrays: Any) -> ak.Array:
     return ak.Array(arrays)
 
 
-def score_files(
-    bundle: str | os.PathLike[str],
-    inputs: list[str],
-    outputs: list[str],
-    *,
-    tree: str = "scores",
-    prefix: str = "",
-    step_size: int | str = "100 MB",
-    in_place: bool = False,
-    backend: str = "keras",
-) -> list[str]:
+def score_files(bundle: str | os.PathLike[str], inputs: list[str], outputs: list[str], *, tree: str = "scores",
+                prefix: str = "", step_size: int | str = "100 MB", in_place: bool = False, backend: str = "keras",
+                independent: bool = False, fail_score: float = float("nan")) -> list[str]:
     """Score each input file into its own friend-tree file (same entries, same order)."""
     if in_place and outputs:
         raise ConfigError("score: --in-place writes into the inputs themselves, --out to new files; give one of them")
@@ -298,8 +286,7 @@ def score_files(
     scorer = Scorer.load(bundle, backend)
     done = []
     for i, source in enumerate(inputs):
-        scorer.score_file(
-            source, None if in_place else outputs[i], tree=tree, prefix=prefix, step_size=step_size, in_place=in_place
-        )
+        scorer.score_file(source, None if in_place else outputs[i], tree=tree, prefix=prefix, step_size=step_size,
+                          in_place=in_place, independent=independent, fail_score=fail_score)
         done.append(source)
     return done

@@ -110,10 +110,19 @@ def test_scorer_on_arrays_threads_and_pickle(dnn_bundle: Path, higgs_files: dict
         np.testing.assert_array_equal(r, expected)
     again = pickle.loads(pickle.dumps(scorer))
     assert again is scorer
-    # a mapping of branch arrays works too; without the event number the folds are averaged
+    # a mapping of branch arrays works too; without the fold key it is refused (the folds' average
+    # would score training events with networks that saw them) unless the events are independent
     mapping = {b: arrays[b] for b in scorer.branches if b != "event"}
-    averaged = scorer(mapping)["score"]
-    assert averaged.shape == expected.shape and np.all((averaged >= 0) & (averaged <= 1))
+    with pytest.raises(ConfigError, match="no fold key 'event'.*independent=True"):
+        scorer(mapping)
+    averaged = scorer(mapping, independent=True)
+    X = scorer.features(mapping)
+    from hepml.models.dense import predict
+
+    np.testing.assert_allclose(averaged["score_raw"], np.mean([predict(m, X) for m in scorer.models], axis=0),
+                               rtol=1e-6)
+    # independent data that happen to carry event numbers are averaged too
+    np.testing.assert_array_equal(scorer(arrays, independent=True)["score_raw"], averaged["score_raw"])
 
 
 def test_scorer_missing_branch_is_named(dnn_bundle: Path, higgs_files: dict[str, Path], tmp_path: Path) -> None:
@@ -168,3 +177,62 @@ def test_negative_weights_end_to_end(higgs_features: list[Path], tmp_path: Path)
     assert 0.5 < metrics["auc"]["dnn"]["high"] < 1 and 0.5 < metrics["auc"]["bdt"]["high"] < 1
     oof = uproot.open(tmp_path / "dnn_high" / "oof.root")["oof"].arrays(["weight"], library="np")
     assert (oof["weight"] < 0).any()
+
+
+def test_events_failing_the_cut_get_the_sentinel(dnn_bundle: Path, higgs_files: dict[str, Path],
+                                                 tmp_path: Path) -> None:
+    """A number computed from fill values is never written as a score: NaN (or --fail-score)."""
+    import awkward as ak
+
+    from hepml.cli import main
+
+    events = uproot.open(higgs_files["background"])["Events"].arrays(entry_stop=600)
+    short = np.arange(len(events)) % 3 == 0  # every third event keeps two jets: fails num(Jet_pt) >= 4
+    jets = ak.zip({f: ak.where(short, events[f"Jet_{f}"][:, :2], events[f"Jet_{f}"])
+                   for f in ("pt", "eta", "phi", "mass", "btag")})
+    leptons = ak.zip({f: events[f"Lepton_{f}"] for f in ("pt", "eta", "phi", "pdgId")})
+    flat = {k: events[k] for k in ("run", "luminosityBlock", "event", "MET_pt", "MET_phi", "genWeight")}
+    path = tmp_path / "mixed.root"
+    with uproot.recreate(path) as f:
+        f.mktree("Events", {**{k: v.type.content for k, v in flat.items()}, "Jet": jets.type.content,
+                            "Lepton": leptons.type.content},
+                 field_name=lambda outer, inner: f"{outer}_{inner}", counter_name=lambda counted: f"n{counted}")
+        f["Events"].extend({**flat, "Jet": jets, "Lepton": leptons})
+    for extra, sentinel in (([], None), (["--fail-score", "-1"], -1.0)):
+        out = tmp_path / f"scores{len(extra)}.root"
+        assert main(["score", str(dnn_bundle), f"{path}:Events", "--out", str(out), *extra]) == 0
+        friend = uproot.open(out)["scores"].arrays(library="np")
+        np.testing.assert_array_equal(friend["pass_cut"], ~short)
+        for key in ("score", "score_raw"):
+            failing = friend[key][short]
+            assert np.all(np.isnan(failing)) if sentinel is None else np.all(failing == sentinel)
+            assert np.all((friend[key][~short] >= 0) & (friend[key][~short] <= 1))
+
+
+def test_files_without_the_fold_key_need_independent(dnn_bundle: Path, higgs_files: dict[str, Path],
+                                                     tmp_path: Path) -> None:
+    """Scoring training events by the folds' average leaks (AUC 0.74 -> 0.84 in the issue): refused."""
+    import subprocess
+    import sys
+
+    events = uproot.open(higgs_files["signal"])["Events"]
+    stripped = tmp_path / "no_event.root"
+    with uproot.recreate(stripped) as f:
+        keep = [k for k in events.keys()
+                if k not in ("event", "nJet", "nLepton") and not k.startswith(("Jet_", "Lepton_"))]
+        f.mktree("Events", {k: events[k].array(entry_stop=1).type.content for k in keep}
+                 | {"Jet": events.arrays(filter_name="Jet_*", entry_stop=1, how="zip")["Jet"].type.content,
+                    "Lepton": events.arrays(filter_name="Lepton_*", entry_stop=1, how="zip")["Lepton"].type.content},
+                 field_name=lambda outer, inner: f"{outer}_{inner}", counter_name=lambda counted: f"n{counted}")
+        zipped = events.arrays(filter_name=["Jet_*", "Lepton_*"], entry_stop=300, how="zip")
+        f["Events"].extend({**{k: events[k].array(entry_stop=300) for k in keep}, "Jet": zipped["Jet"],
+                            "Lepton": zipped["Lepton"]})
+    out = tmp_path / "out"
+    cli = [sys.executable, "-m", "hepml.cli", "score", str(dnn_bundle), f"{stripped}:Events",
+           "--out", str(out / "s.root")]
+    refused = subprocess.run(cli, capture_output=True, text=True)
+    assert refused.returncode == 1 and "no fold key 'event'" in refused.stderr and "--independent" in refused.stderr
+    assert not out.exists() or leftovers(out) == []
+    allowed = subprocess.run([*cli, "--independent"], capture_output=True, text=True)
+    assert allowed.returncode == 0, allowed.stderr
+    assert uproot.open(out / "s.root")["scores"].num_entries == 300

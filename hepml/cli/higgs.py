@@ -56,7 +56,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from hepml.scoring import score_files
 
     score_files(args.bundle, args.inputs, args.out or [], tree=args.tree, prefix=args.prefix,
-                step_size=args.step_size, in_place=args.in_place, backend=args.backend)
+                step_size=args.step_size, in_place=args.in_place, backend=args.backend,
+                independent=args.independent, fail_score=args.fail_score)
     print(f"scored {len(args.inputs)} file(s) with {args.bundle}")
     return 0
 
@@ -128,6 +129,11 @@ def register(verb: AddVerb) -> None:
     p.add_argument("--step-size", default="100 MB", help="chunk size: entries (1000) or memory ('100 MB')")
     p.add_argument("--in-place", action="store_true", help="add branches to the input files themselves (opt-in)")
     p.add_argument("--backend", choices=["keras", "onnxruntime"], default="keras")
+    p.add_argument("--independent", action="store_true",
+                   help="the inputs were never used in training (data): average the fold networks instead of "
+                        "picking each event's out-of-fold network by the fold key")
+    p.add_argument("--fail-score", type=float, default=float("nan"),
+                   help="score of events failing the spec's cut (default NaN; e.g. -1)")
 
     p = verb("export-onnx", cmd_export_onnx, "export a bundle's fold networks to ONNX (checked against Keras)")
     p.add_argument("bundle")
