@@ -24,7 +24,7 @@ from hepml.errors import BundleError, ConfigError, HepmlError, MissingBranchErro
 from hepml.expr import parse
 from hepml.io.inplace import add_branches_in_place
 from hepml.io.outputs import check_outputs
-from hepml.io.read import Source, iterate, open_tree, resolve_sources
+from hepml.io.read import Source, file_uuid, iterate, open_tree, resolve_sources
 from hepml.io.write import DEFAULT_EVENT_ID, write_friend
 from hepml.split import fold_of
 
@@ -164,6 +164,8 @@ class Scorer:
                    fail_score: float = float("nan")) -> Path | None:
         """Write the scores of one input file as a friend tree in ``output`` (or, opt-in, in place)."""
         (src,) = resolve_sources(source, self.spec.tree) if isinstance(source, str) else [source]
+        if independent:
+            self._check_independent(src)
         options: dict[str, Any] = {"step_size": step_size, "independent": independent, "fail_score": fail_score}
         if in_place:  # the whole file's scores in memory: add_branches writes each branch in one go
             prefix = prefix or "hepml_"
@@ -178,6 +180,15 @@ class Scorer:
         empty = {k: v.dtype for k, v in self._empty_columns(src, prefix).items()}
         return write_friend(output, self.iter_scores(src, prefix=prefix, event_id=event_id, **options),
                             tree=tree, expected_entries=n, empty_types=empty)
+
+    def _check_independent(self, source: Source) -> None:
+        """Data mode averages the fold networks: refuse a file the bundle trained on (every fold
+        network but one saw its events)."""
+        trained = self.info.get("training_data", {})
+        if not source.remote and file_uuid(source) in trained:
+            raise ConfigError(f"{source.path}: this bundle was trained on this file ({trained[file_uuid(source)]}), "
+                              "so it is not independent data; score it without --independent (each event then gets "
+                              "the fold network that never saw it)")
 
     def _empty_columns(self, source: Source, prefix: str) -> dict[str, np.ndarray]:
         """The score branches of an empty tree, typed as a filled one would have them."""

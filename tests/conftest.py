@@ -67,14 +67,15 @@ def higgs_features(higgs_files: dict[str, Path], tmp_path_factory: pytest.TempPa
 def dnn_bundle(higgs_features: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A quickly trained 3-fold DNN bundle on all 28 HIGGS features."""
     from hepml.features import FeatureSpec
-    from hepml.features.files import read_features
+    from hepml.features.files import feature_sources, read_features
     from hepml.training.kfold import train_kfold
 
     spec = FeatureSpec.from_yaml(SPEC)
     table = read_features(higgs_features, spec.groups["all"], spec.event_id)
     out = tmp_path_factory.mktemp("bundles") / "dnn_all"
     train_kfold(table, out, model="dnn", k=3, seed=3, model_config={"epochs": 3, "units": 32, "layers": 2},
-                calibration="isotonic", spec_config=spec.config, inputs=[str(p) for p in higgs_features])
+                calibration="isotonic", spec_config=spec.config, inputs=[str(p) for p in higgs_features],
+                training_data=feature_sources(higgs_features))
     return out
 
 

@@ -236,3 +236,18 @@ def test_files_without_the_fold_key_need_independent(dnn_bundle: Path, higgs_fil
     allowed = subprocess.run([*cli, "--independent"], capture_output=True, text=True)
     assert allowed.returncode == 0, allowed.stderr
     assert uproot.open(out / "s.root")["scores"].num_entries == 300
+
+
+def test_a_training_file_is_not_independent_data(dnn_bundle: Path, higgs_files: dict[str, Path],
+                                                 tmp_path: Path) -> None:
+    """The bundle records the UUIDs of the ntuples it trained on; data mode refuses them."""
+    from hepml.io.read import Source, file_uuid
+
+    info = read_info(dnn_bundle)
+    assert file_uuid(Source(str(higgs_files["signal"]))) in info["training_data"]
+    out = tmp_path / "s.root"
+    with pytest.raises(ConfigError, match="trained on this file.*without --independent"):
+        score_files(str(dnn_bundle), [f"{higgs_files['signal']}:Events"], [str(out)], independent=True)
+    assert leftovers(tmp_path) == []
+    score_files(str(dnn_bundle), [f"{higgs_files['signal']}:Events"], [str(out)])  # out-of-fold: fine
+    assert uproot.open(out)["scores"].num_entries == 4000

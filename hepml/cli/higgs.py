@@ -21,12 +21,14 @@ def _training_table(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from hepml.features.files import feature_sources
     from hepml.training.kfold import train_kfold
 
     spec, table = _training_table(args)
     info = train_kfold(table, args.out, model=args.model, k=args.k, seed=args.seed, fold_key=args.fold_key,
                        model_config=args.model_config, calibration=args.calibration, spec_config=spec.config,
-                       inputs=list(args.features), importance=args.importance)
+                       inputs=list(args.features), importance=args.importance,
+                       training_data=feature_sources(args.features))
     print(f"trained {info['model']} on {len(table)} events, {len(table.names)} features, {args.k} folds -> {args.out}")
     return 0
 
@@ -42,12 +44,13 @@ def cmd_train_fold(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    from hepml.features.files import feature_sources
     from hepml.training.kfold import assemble_bundle
 
     spec, table = _training_table(args)
     info = assemble_bundle(table, args.folds, args.out, model=args.model, seed=args.seed, fold_key=args.fold_key,
                            model_config=args.model_config, calibration=args.calibration, spec_config=spec.config,
-                           inputs=list(args.features))
+                           inputs=list(args.features), training_data=feature_sources(args.features))
     print(f"assembled {info['k']} folds, {args.calibration} calibration -> {args.out}")
     return 0
 

@@ -6,6 +6,7 @@ them in ROOT like any ntuple.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,12 +17,13 @@ import uproot
 from hepml.errors import EmptyInputError, MissingBranchError, closest
 from hepml.features.spec import FeatureSpec, FeatureTable
 from hepml.io.outputs import check_outputs
-from hepml.io.read import Source
+from hepml.io.read import Source, file_uuid, resolve_sources
 from hepml.io.write import write_friend
 
-__all__ = ["write_features", "read_features", "TREE"]
+__all__ = ["write_features", "read_features", "feature_sources", "TREE", "SOURCES"]
 
 TREE = "features"
+SOURCES = "hepml_sources"  # TObjString: JSON {file uuid: path} of the ntuples the features came from
 
 
 def write_features(spec: FeatureSpec, inputs: str | Source | Iterable[str | Source], out: str | os.PathLike[str], *,
@@ -37,8 +39,19 @@ def write_features(spec: FeatureSpec, inputs: str | Source | Iterable[str | Sour
             yield table.columns()
 
     empty = {k: v.dtype for k, v in spec.empty_table().columns().items()}
-    write_friend(out, chunks(), tree=TREE, empty_types=empty)
+    sources = {file_uuid(s): s.path for s in resolve_sources(inputs, spec.tree) if not s.remote}
+    write_friend(out, chunks(), tree=TREE, empty_types=empty, notes={SOURCES: json.dumps(sources)})
     return count
+
+
+def feature_sources(files: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
+    """``{uuid: path}`` of the ntuples the feature files were built from (what a bundle trained on)."""
+    sources: dict[str, str] = {}
+    for file in files:
+        with uproot.open(file) as f:
+            if SOURCES in f:
+                sources.update(json.loads(str(f[SOURCES])))
+    return sources
 
 
 def read_features(

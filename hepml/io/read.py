@@ -34,7 +34,7 @@ from hepml.errors import (
 from hepml.expr import parse
 
 __all__ = ["Source", "Chunk", "open_file", "list_trees", "resolve_sources", "open_tree", "iterate", "select_branches",
-           "num_entries", "parse_step_size"]
+           "num_entries", "parse_step_size", "file_uuid"]
 
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple", "ROOT::Experimental::RNTuple")
 _REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -216,6 +216,12 @@ def _event_mask(value: Any, n: int, cut: str | None, where: str) -> np.ndarray:
         )
     mask = np.asarray(ak.to_numpy(ak.fill_none(value, False)) if isinstance(value, ak.Array) else value, dtype=bool)
     return np.broadcast_to(mask, (n,)) if mask.ndim == 0 else mask
+
+
+def file_uuid(source: Source) -> str:
+    """The UUID ROOT writes into every file when it creates it: it names the file's events even
+    after branches are added in place, and costs a few bytes to read (a content hash reads all)."""
+    return str(open_file(source).file.uuid)
 
 
 def num_entries(source: Source) -> int:

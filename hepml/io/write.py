@@ -32,10 +32,12 @@ def write_friend(
     tree: str = "scores",
     expected_entries: int | None = None,
     empty_types: Mapping[str, Any] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> Path:
     """Write chunks of columns as one tree, atomically; check the entry count before renaming.
 
-    ``empty_types`` gives the branch types when there is no chunk at all (an empty input tree).
+    ``empty_types`` gives the branch types when there is no chunk at all (an empty input tree);
+    ``notes`` are stored beside the tree as ``TObjString`` s (ROOT reads them like any object).
     """
     path = Path(path)
     written = 0
@@ -51,6 +53,8 @@ def write_friend(
                 written += size
             if tree not in out:
                 _mktree(out, tree, dict(empty_types or {"score": np.float32}))
+            for name, text in (notes or {}).items():
+                out[name] = text
         with uproot.open(tmp) as check:
             entries = check[tree].num_entries
         if entries != written or (expected_entries is not None and entries != expected_entries):

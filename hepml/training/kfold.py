@@ -116,6 +116,7 @@ def assemble_bundle(
     calibration: str = "isotonic",
     spec_config: dict[str, Any] | None = None,
     inputs: list[str] | None = None,
+    training_data: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Gather the fold jobs' outputs into one bundle; fit the calibrator on the out-of-fold scores of
     the calibration events (never trained on)."""
@@ -154,7 +155,8 @@ def assemble_bundle(
             models=networks if scores_files else [], seed=seed, columns=list(table.names), k=k, fold_key=fold_key,
             settings={"model": model, "model_config": config, "calibration": calibration, "k": k,
                       "fold_key": fold_key},
-            inputs=list(inputs or []), spec_config=spec_config or {}, calibrator=calibrator, history=histories)
+            inputs=list(inputs or []), spec_config=spec_config or {}, calibrator=calibrator, history=histories,
+            training_data=dict(training_data or {}))
 
 
 def train_kfold(
@@ -170,6 +172,7 @@ def train_kfold(
     spec_config: dict[str, Any] | None = None,
     inputs: list[str] | None = None,
     importance: bool = False,
+    training_data: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """All folds in this process, then the bundle: :func:`train_fold` k times and :func:`assemble_bundle`.
 
@@ -181,4 +184,5 @@ def train_kfold(
         dirs = [train_fold(table, tmp / f"fold{j}", fold=j, model=model, k=k, seed=seed, fold_key=fold_key,
                            model_config=model_config, importance=importance) for j in range(k)]
         return assemble_bundle(table, dirs, out, model=model, seed=seed, fold_key=fold_key, model_config=model_config,
-                               calibration=calibration, spec_config=spec_config, inputs=inputs)
+                               calibration=calibration, spec_config=spec_config, inputs=inputs,
+                               training_data=training_data)
