@@ -12,10 +12,13 @@ The package, in the order data flows through it (a module imports only from modu
   ``write`` (friend trees), ``inplace`` (verified in-place branches), ``atomic`` (temporary name,
   check, rename), ``outputs`` (an output never overwrites an input), ``images`` (sparse pixels <->
   dense images), ``inspect`` (what a file holds and whether its baskets can be read).
-* :mod:`hepml.features` (YAML specs -> float32 matrices, weights, labels, event ids) and
-  :mod:`hepml.simulate` (the embedded demo data: HIGGS-style events, LArTPC readout windows).
+* :mod:`hepml.features`: ``spec`` (YAML specs -> float32 matrices, weights, labels, event ids),
+  ``foldkey`` (the per-event key of the k-fold split), ``table`` (events in memory), ``files``
+  (feature files); and :mod:`hepml.simulate` (the embedded demo data: HIGGS-style events in
+  NanoAOD-like or flat layout, LArTPC readout windows).
 * :mod:`hepml.models`: Keras networks and baselines (``dense``, ``bdt``, ``uresnet``, ``dann``),
-  the ``registry`` of trainable models by name; :mod:`hepml.calibration`; :mod:`hepml.metrics`.
+  the ``registry`` of trainable models by name, ``backend`` (TensorFlow start-up settings);
+  :mod:`hepml.calibration` (calibrators and the class prior); :mod:`hepml.metrics`.
 * :mod:`hepml.bundle`: a trained model on disk (one writer, a versioned schema, validated loads).
 * :mod:`hepml.training`: the model-agnostic k-fold driver; :mod:`hepml.plotting`: figure style
   and saving shared by the tasks.

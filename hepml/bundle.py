@@ -230,6 +230,9 @@ def load_calibrator(path: str | os.PathLike[str], info: dict[str, Any]) -> Any:
 def load_keras_file(path: str | os.PathLike[str], name: str) -> Any:
     """One network, loaded with Keras ``safe_mode`` (a model file never executes code); a damaged
     file is reported as such, not as Keras' "file not found"."""
+    from hepml.models import backend
+
+    backend.configure()
     import keras
 
     file = Path(path) / name

@@ -6,6 +6,13 @@ never pickle.  They act on a classifier's probability ``s`` through its logit, s
 chained after any network.  Negative event weights are allowed where the method allows them:
 temperature and Platt minimise the weighted log-loss as given; isotonic regression needs
 non-negative weights, so negative ones are set to zero for it (documented, not hidden).
+
+Which posterior?  With physics weights (cross sections differing 1000x between the classes) the
+weighted fit returns the *absolute* posterior of the weighted mixture: signal scores near 0,
+useless as a discriminant scale.  :func:`prior_weights` sets the convention: ``balanced`` (the
+default; each class carries the same total weight, as the networks see them in training),
+``weighted`` (the absolute posterior) or a signal fraction ``f``.  Evaluation (ECE, reliability)
+uses the same convention.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import numpy as np
 from scipy import optimize
 
 __all__ = ["Calibrator", "TemperatureScaling", "PlattScaling", "IsotonicCalibration", "make_calibrator",
-           "calibrator_from_dict", "METHODS"]
+           "calibrator_from_dict", "METHODS", "PRIORS", "parse_prior", "prior_weights"]
+
+PRIORS = ("balanced", "weighted")  # or a signal fraction in (0, 1)
 
 _EPS = 1e-7
 
@@ -42,6 +51,37 @@ def _check(scores: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) 
     if not np.all(np.isfinite(scores)):
         raise ValueError("calibration: scores contain NaN or inf")
     return scores, y, w
+
+
+def parse_prior(value: str | float) -> str | float:
+    """``balanced``, ``weighted`` or a signal fraction strictly between 0 and 1."""
+    if isinstance(value, str) and value in PRIORS:
+        return value
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError):
+        fraction = float("nan")
+    if isinstance(value, bool) or not 0.0 < fraction < 1.0:
+        raise ValueError(f"calibration prior {value!r}: choose balanced, weighted or a signal fraction in (0, 1)")
+    return fraction
+
+
+def prior_weights(y: np.ndarray, w: np.ndarray, prior: str | float = "balanced") -> np.ndarray:
+    """The event weights that make a calibrated score the posterior under ``prior``: each class
+    rescaled so that signal carries the fraction ``f`` of the total (``balanced``: f = 1/2);
+    ``weighted`` returns the physics weights unchanged.  Negative weights keep their sign."""
+    prior = parse_prior(prior)
+    y, w = np.asarray(y, np.float64), np.asarray(w, np.float64)
+    if prior == "weighted":
+        return w
+    fraction = 0.5 if prior == "balanced" else float(prior)
+    totals = {label: float(np.sum(w[y == label])) for label in (0.0, 1.0)}
+    for label, total in totals.items():
+        if not total > 0:
+            raise ValueError(f"calibration: the {'signal' if label else 'background'} events' weights sum to "
+                             f"{total:g}; a class needs a positive total weight to set the prior")
+    scale = np.where(y == 1.0, fraction / totals[1.0], (1.0 - fraction) / totals[0.0])
+    return w * scale * len(w)  # mean |weight| near 1: the optimisers' tolerances stay meaningful
 
 
 class Calibrator:
@@ -114,19 +154,49 @@ class PlattScaling(Calibrator):
 
 
 class IsotonicCalibration(Calibrator):
-    """Monotone, non-parametric (Zadrozny and Elkan 2002); stored as interpolation knots."""
+    """Monotone, non-parametric (Zadrozny and Elkan 2002), robust where events are few.
+
+    Plain isotonic regression turns the last handful of pure-signal events into a plateau at
+    exactly 1 (and the first pure-background ones into one at 0).  Here the isotonic blocks are
+    merged until each holds ``min_fraction`` of the weight and ``min_events`` events, each block's
+    value counts half a pseudo-event of each class, and the map interpolates linearly between the
+    blocks' mean scores (centred isotonic regression, Oron and Flournoy 2017).
+    """
 
     method = "isotonic"
+
+    def __init__(self, min_fraction: float = 0.005, min_events: int = 50) -> None:
+        self.min_fraction = min_fraction
+        self.min_events = min_events
 
     def fit(self, scores: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> IsotonicCalibration:
         from sklearn.isotonic import IsotonicRegression
 
         s, y, w = _check(scores, y, sample_weight)
-        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        iso.fit(s, y, sample_weight=np.clip(w, 0.0, None))
-        self.x_ = np.asarray(iso.X_thresholds_, np.float64)
-        self.y_ = np.asarray(iso.y_thresholds_, np.float64)
+        keep = w > 0  # isotonic regression needs non-negative weights (module docstring)
+        order = np.argsort(s[keep], kind="stable")
+        s, y, w = s[keep][order], y[keep][order], w[keep][order]
+        if len(s) == 0:
+            raise ValueError("calibration: no event with a positive weight to fit on")
+        fitted = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(s, y, sample_weight=w)
+        groups = self._groups(np.flatnonzero(np.r_[True, np.diff(fitted) != 0]), w)
+        sums = [(np.sum(w[a:b]), np.sum(w[a:b] * s[a:b]), np.sum(w[a:b] * y[a:b]), b - a) for a, b in groups]
+        self.x_ = np.array([ws / wt for wt, ws, _, _ in sums])
+        self.y_ = np.maximum.accumulate(np.array([(wy + 0.5 * wt / n) / (wt + wt / n) for wt, _, wy, n in sums]))
         return self
+
+    def _groups(self, starts: np.ndarray, w: np.ndarray) -> list[tuple[int, int]]:
+        """Runs of consecutive isotonic blocks, each with enough weight and events."""
+        need, cumulative = self.min_fraction * float(np.sum(w)), np.r_[0.0, np.cumsum(w)]
+        groups: list[tuple[int, int]] = []
+        begin = 0
+        for stop in [*starts[1:], len(w)]:
+            if cumulative[stop] - cumulative[begin] >= need and stop - begin >= self.min_events:
+                groups.append((begin, int(stop)))
+                begin = int(stop)
+        if begin < len(w):  # the remainder joins the last full group
+            groups[-1:] = [(groups[-1][0] if groups else begin, len(w))]
+        return groups
 
     def predict(self, scores: np.ndarray) -> np.ndarray:
         return np.interp(np.asarray(scores, np.float64), self.x_, self.y_)

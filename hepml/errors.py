@@ -49,7 +49,9 @@ class MissingTreeError(HepmlError, KeyError):
 
 
 class MissingBranchError(HepmlError, KeyError):
-    pass
+    def __init__(self, message: str, branch: str | None = None) -> None:
+        super().__init__(message)
+        self.branch = branch  # the missing branch, when one is known
 
 
 class ExpressionError(HepmlError, ValueError):

@@ -26,6 +26,10 @@ Functions (``x`` jagged or flat; reductions act on the innermost jagged axis):
 ``vsum(v)``            sum of the four-vectors along the jagged axis
 ``neutrino(l, met, metphi, mw=80.4)``  neutrino four-vector from the W-mass constraint,
                        the smaller-|pz| root (real part where the discriminant is negative)
+``hash(a, b, ...)``    one well-mixed integer per event from the exact bits of its values: a
+                       fold key for ntuples without event numbers
+``stack(a, b, ...)``   per-event lists from flat per-object branches (``stack(jet1_pt, jet2_pt)``),
+                       so flat ntuples use the jagged functions above
 =====================  ====================================================================
 
 Indexing a jagged axis with a non-negative integer (``Jet_pt[:, 0]``) pads short lists with
@@ -51,6 +55,7 @@ import numpy as np
 import vector
 
 from hepml.errors import ExpressionError
+from hepml.split import event_hash
 
 __all__ = ["Expression", "FUNCTIONS", "parse", "MAX_LENGTH", "MAX_DEPTH", "MAX_OBJECTS"]
 
@@ -171,6 +176,35 @@ def _argsort(x: Any, ascending: bool = False) -> ak.Array:
     return ak.argsort(x, axis=-1, ascending=ascending)
 
 
+def _hash(*values: Any) -> np.ndarray:
+    """splitmix64 chained over the values' bit patterns (integers as int64, the rest as float64), so
+    equal inputs give equal keys on every platform and nearby floats give unrelated ones."""
+    if any(isinstance(v, ak.Array) and v.ndim > 1 for v in values):
+        raise ValueError("hash() takes one number per event; index jagged values (x[:, 0])")
+    arrays = [np.ma.asarray(ak.to_numpy(v) if isinstance(v, ak.Array) else v) for v in values]
+    if not arrays or any(a.ndim > 1 for a in arrays):
+        raise ValueError("hash() takes one or more values with one number per event (index jagged ones: x[:, 0])")
+    if any(np.ma.getmaskarray(a).any() for a in arrays):
+        raise ValueError("hash() got a missing value (None); index objects every event has")
+    n = max((len(a) for a in arrays if a.ndim), default=1)
+    z = np.zeros(n, np.uint64)
+    for a in arrays:
+        data = np.broadcast_to(np.ma.getdata(a), (n,))
+        bits = data.astype(np.int64) if data.dtype.kind in "iub" else data.astype(np.float64)
+        z = event_hash(z ^ bits.view(np.uint64))
+    return (z >> np.uint64(1)).astype(np.int64)
+
+
+def _stack(*values: Any) -> ak.Array:
+    """One list per event of the given one-per-event values, in argument order."""
+    if not values or any(isinstance(v, ak.Array) and v.ndim > 1 for v in values):
+        raise ValueError("stack() takes one or more values with one number per event (flat branches)")
+    arrays = [ak.to_numpy(v) if isinstance(v, ak.Array) else np.asarray(v) for v in values]
+    n = max((len(a) for a in arrays if a.ndim), default=1)
+    columns = np.stack([np.broadcast_to(a, (n,)) for a in arrays], axis=1)
+    return ak.from_regular(ak.Array(columns))
+
+
 def _component(name: str) -> Callable[[Any], Any]:
     def get(v: Any) -> Any:
         return getattr(v, name)
@@ -187,7 +221,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "mean": _reduce(ak.mean), "any": _reduce(ak.any), "all": _reduce(ak.all),
     "num": _reduce(ak.num),
     "first": _first, "sort": _sort, "argsort": _argsort,
-    "p4": _p4, "p4xyz": _p4xyz, "vsum": _vsum, "neutrino": _neutrino,
+    "p4": _p4, "p4xyz": _p4xyz, "vsum": _vsum, "neutrino": _neutrino, "hash": _hash, "stack": _stack,
     "pt": _component("pt"), "eta": _component("eta"), "phi": _component("phi"),
     "mass": _component("mass"), "energy": _component("E"), "rapidity": _component("rapidity"),
     "deltaR": lambda a, b: a.deltaR(b), "deltaphi": lambda a, b: a.deltaphi(b),

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["roc_curve", "auc", "bootstrap_auc", "rejection_at", "ece", "brier", "ks_test", "confusion_matrix", "iou",
-           "Roc"]
+__all__ = ["roc_curve", "auc", "bootstrap_auc", "rejection_at", "ece", "brier", "log_loss", "ks_test",
+           "confusion_matrix", "iou", "Roc"]
 
 
 @dataclass
@@ -80,6 +80,14 @@ def ece(y: np.ndarray, prob: np.ndarray, weight: np.ndarray | None = None, bins:
 def brier(y: np.ndarray, prob: np.ndarray, weight: np.ndarray | None = None) -> float:
     w = _weights(np.asarray(y), weight)
     return float(np.sum(w * (np.asarray(prob) - np.asarray(y)) ** 2) / np.sum(w))
+
+
+def log_loss(y: np.ndarray, prob: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """Weighted binary cross-entropy in nats (probabilities clipped to [1e-7, 1 - 1e-7], as Keras)."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.clip(np.asarray(prob, dtype=np.float64), 1e-7, 1 - 1e-7)
+    w = _weights(y, weight)
+    return float(-np.sum(w * (y * np.log(p) + (1 - y) * np.log1p(-p))) / np.sum(w))
 
 
 def ks_test(a: np.ndarray, b: np.ndarray, wa: np.ndarray | None = None,

@@ -1,7 +1,7 @@
 """Scorer: load a bundle once, then score awkward arrays, chunks or whole files.
 
 The Scorer rebuilds the bundle's features with the bundle's own spec, picks for each event the
-fold model that never trained on it (by the bundle's k-fold key, e.g. ``event``), applies the
+fold model that never trained on it (by the spec's fold key, e.g. ``event``), applies the
 calibration and returns numpy arrays.  Events without the fold key are refused unless the caller
 says they are independent data (never used in training): then the fold models are averaged.  It
 is safe to call from several threads, and pickles by reference (it reloads from its path), so it
@@ -45,6 +45,9 @@ class Scorer:
         # every part is checked before a network is loaded: a bundle that could score wrongly never scores
         self.info = read_info(path)
         self.spec = load_spec(path, self.info)
+        if self.info["fold_key"] != self.spec.fold_key.text and self.info["k"] > 1:
+            raise BundleError(f"{Path(path) / 'bundle.json'}: fold_key {self.info['fold_key']!r} differs from its "
+                              f"spec's {self.spec.fold_key.text!r}; the bundle's files do not belong together, retrain")
         self.columns: list[str] = list(self.info["columns"])
         self.calibrator = load_calibrator(path, self.info)
         self.models = (
@@ -66,14 +69,28 @@ class Scorer:
 
     @property
     def branches(self) -> list[str]:
-        """The input branches scoring needs (without the spec's cut, which scoring does not apply)."""
-        names = [b for b in self.spec.branches() if b not in self.spec.event_id]
-        key = self.info["fold_key"]
-        return names + [key] if key not in names else names
+        """The input branches scoring reads: the features' and the fold key's (not the cut's: events
+        failing it are scored and flagged; not the weight's: data have no generator weights)."""
+        names = self.spec.feature_branches()
+        return names + [b for b in self.spec.fold_key_branches() if b not in names]
 
     def features(self, arrays: Any, *, where: str = "input", entries: np.ndarray | None = None) -> np.ndarray:
-        table = self.spec.build(_as_array(arrays), where=where, entries=entries, with_ids=False)
+        table = self.spec.build(_as_array(arrays), where=where, entries=entries, features_only=True)
         return table.select(self.columns).X
+
+    def fold_keys(self, arrays: ak.Array, *, where: str, entries: np.ndarray | None, file: str | None
+                  ) -> np.ndarray | None:
+        """Each event's fold key, or None when these events do not carry it."""
+        key = self.spec.fold_key
+        if any(b not in arrays.fields for b in self.spec.fold_key_branches()) or (
+                key.expr is None and (entries is None or file is None)):
+            return None
+        defines = self.spec.defines
+
+        def lookup(name: str) -> Any:
+            return defines[name].evaluate(lookup) if name in defines else arrays[name]
+
+        return key.evaluate(lookup, len(arrays), entries=entries, file=file, where=where)
 
     def predict_raw(self, X: np.ndarray, events: np.ndarray | None) -> np.ndarray:
         """Uncalibrated network output: the fold network of each event's fold key, or the mean of
@@ -99,32 +116,31 @@ class Scorer:
             )
         return out
 
-    def __call__(
-        self, arrays: Any, *, where: str = "input", entries: np.ndarray | None = None, independent: bool = False
-    ) -> dict[str, np.ndarray]:
+    def __call__(self, arrays: Any, *, where: str = "input", entries: np.ndarray | None = None,
+                 file: str | None = None, independent: bool = False) -> dict[str, np.ndarray]:
         """Score one block of events: ``{'score': calibrated, 'score_raw': network output}``.
 
         Each event is scored by the fold network that never trained on it, found from the fold key;
         events without the fold key are refused, unless ``independent=True`` says they were never
         used in training (real data): then the fold networks are averaged.  ``entries`` (their
-        entry numbers in the file) make error messages point at the right event."""
+        entry numbers in ``file``) make error messages point at the right event and serve
+        ``fold_key: entry``."""
         arrays = _flatten_collections(_as_array(arrays), self.branches)
         fields = set(arrays.fields)
-        missing = [b for b in self.branches if b not in fields and b != self.info["fold_key"]]
+        missing = [b for b in self.spec.feature_branches() if b not in fields]
         if missing:
             raise MissingBranchError(
                 f"{where}: bundle {self.path} needs branch {missing[0]!r}, which is missing"
                 f" (closest: {closest(missing[0], fields)}); it needs: {', '.join(self.branches)}"
             )
-        key = self.info["fold_key"]
-        if key not in fields and not independent and len(self.models) > 1:
+        events = None if independent else self.fold_keys(arrays, where=where, entries=entries, file=file)
+        if events is None and not independent and len(self.models) > 1:
             raise ConfigError(
-                f"{where}: no fold key {key!r} in these events, so hepml cannot score each one with the fold network "
-                "that never trained on it (averaging the folds would score training events with networks that saw "
-                "them); if these events were never used in training, say so: independent=True (hepml score "
-                "--independent)"
+                f"{where}: no fold key ({self.spec.fold_key.text!r}) in these events, so hepml cannot score each one "
+                "with the fold network that never trained on it (averaging the folds would score training events "
+                "with networks that saw them); if these events were never used in training, say so: independent=True"
+                " (hepml score --independent)"
             )
-        events = np.asarray(ak.to_numpy(arrays[key])) if key in fields and not independent else None
         raw = self.predict_raw(self.features(arrays, where=where, entries=entries), events)
         return {
             "score": np.clip(self.calibrator.predict(raw), 0.0, 1.0).astype(np.float32),
@@ -143,12 +159,14 @@ class Scorer:
         available = set(open_tree(source).keys())
         ids = [b for b in (event_id if event_id is not None else (self.spec.event_id or DEFAULT_EVENT_ID))
                if b in available]
-        reads = list(dict.fromkeys([b for b in self.branches if b in available or b != self.info["fold_key"]] + ids))
+        keys = set(self.spec.fold_key_branches()) - set(self.spec.feature_branches())
+        reads = list(dict.fromkeys([b for b in self.branches if b in available or b not in keys] + ids))
         cut = parse(self.spec.cut, "cut") if self.spec.cut else None
         if cut:
             reads = list(dict.fromkeys(reads + sorted(cut.names - set(self.spec.defines))))
         for chunk in iterate(source, reads, step_size=step_size):
-            scores = self(chunk.arrays, where=str(chunk.source), entries=chunk.entries, independent=independent)
+            scores = self(chunk.arrays, where=str(chunk.source), entries=chunk.entries, file=chunk.source.path,
+                          independent=independent)
             if cut is not None:
                 passed = np.asarray(ak.to_numpy(ak.fill_none(cut.evaluate(chunk.arrays), False)), bool)
                 scores = {k: np.where(passed, v, np.float32(fail_score)) for k, v in scores.items()}

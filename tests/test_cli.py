@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from conftest import leftovers
 
@@ -60,3 +63,17 @@ def test_features_error_leaves_no_output(tmp_path: Path, zmumu: str) -> None:
     assert "pt_one" in out.stderr and "closest" in out.stderr and "pt1" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists() or leftovers(tmp_path / "out") == []
+
+
+def test_no_cuda_error_in_cpu_logs() -> None:
+    """A CPU job's log has no TensorFlow 'failed call to cuInit' ERROR line (issue: quiet logs)."""
+    from hepml.models.backend import gpu_visible
+
+    if gpu_visible():
+        pytest.skip("a GPU is visible: TensorFlow's CUDA messages are meaningful here")
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "CUDA_VISIBLE_DEVICES")}
+    code = ("import hepml.models.dense, tensorflow as tf\n"
+            "print(len(tf.config.list_physical_devices('GPU')), float(tf.reduce_sum(tf.ones(3))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["0", "3.0"]
+    assert "cuInit" not in out.stderr and "\nE0" not in "\n" + out.stderr, out.stderr

@@ -215,7 +215,7 @@ def test_bundle_schema_ships_with_the_package() -> None:
 
 def test_huge_powers_do_not_hang(zmumu: str, tmp_path: Path) -> None:
     spec = tmp_path / "spec.yaml"
-    spec.write_text("tree: events\nfeatures:\n  big: M * 10**10**10\n")
+    spec.write_text("tree: events\nfold_key: Event\nfeatures:\n  big: M * 10**10**10\n")
     start = time.perf_counter()
     out = hepml("features", zmumu, "--spec", str(spec), "--out", str(tmp_path / "out" / "f.root"))
     assert time.perf_counter() - start < 60
@@ -232,7 +232,7 @@ def test_huge_powers_do_not_hang(zmumu: str, tmp_path: Path) -> None:
 ])
 def test_deep_or_long_expressions_name_the_key(zmumu: str, tmp_path: Path, expression: str, fragment: str) -> None:
     spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump({"tree": "events", "features": {"deep": expression}}))
+    spec.write_text(yaml.safe_dump({"tree": "events", "fold_key": "Event", "features": {"deep": expression}}))
     out = hepml("features", zmumu, "--spec", str(spec), "--out", str(tmp_path / "f.root"))
     line = one_line_error(out, "features.deep", fragment)
     assert "RecursionError" not in line and len(line) < 600
@@ -275,7 +275,8 @@ def _flat_file(path: Path, n: int = 3000, bad: int | None = None, bad_weight: in
 def test_non_finite_feature_names_the_entry_in_the_file(tmp_path: Path) -> None:
     data = _flat_file(tmp_path / "flat.root", bad=1234)
     spec = tmp_path / "spec.yaml"
-    spec.write_text("tree: tree\ncut: jet2_pt > 10\nweight: xsec_weight\nfeatures:\n  ht: jet1_pt + jet2_pt\n")
+    spec.write_text("tree: tree\nfold_key: entry\ncut: jet2_pt > 10\nweight: xsec_weight\n"
+                    "features:\n  ht: jet1_pt + jet2_pt\n")
     passing = uproot.open(data)["tree"]["jet2_pt"].array(library="np") > 10
     assert passing[1234] and not passing[:1234].all()  # the cut removes events before the bad one
     out = hepml("features", str(data), "--spec", str(spec), "--step-size", "500", "--out", str(tmp_path / "f.root"))
@@ -286,7 +287,8 @@ def test_non_finite_feature_names_the_entry_in_the_file(tmp_path: Path) -> None:
 def test_non_finite_weights_are_refused(tmp_path: Path) -> None:
     data = _flat_file(tmp_path / "flat.root", bad_weight=42)
     spec = tmp_path / "spec.yaml"
-    spec.write_text("tree: tree\nnan_policy: replace\nweight: xsec_weight\nfeatures:\n  ht: jet1_pt + jet2_pt\n")
+    spec.write_text("tree: tree\nfold_key: entry\nnan_policy: replace\nweight: xsec_weight\n"
+                    "features:\n  ht: jet1_pt + jet2_pt\n")
     out = hepml("features", str(data), "--spec", str(spec), "--out", str(tmp_path / "f.root"))
     one_line_error(out, "weight 'xsec_weight' is inf at entry 42")
     assert sorted(leftovers(tmp_path)) == ["flat.root", "spec.yaml"]
@@ -295,7 +297,7 @@ def test_non_finite_weights_are_refused(tmp_path: Path) -> None:
 def test_step_size_in_entries(tmp_path: Path) -> None:
     data = _flat_file(tmp_path / "flat.root")
     spec = tmp_path / "spec.yaml"
-    spec.write_text("tree: tree\nweight: xsec_weight\nfeatures:\n  ht: jet1_pt + jet2_pt\n")
+    spec.write_text("tree: tree\nfold_key: entry\nweight: xsec_weight\nfeatures:\n  ht: jet1_pt + jet2_pt\n")
     out = hepml("features", str(data), "--spec", str(spec), "--step-size", "1000", "--out", str(tmp_path / "f.root"))
     assert out.returncode == 0, out.stderr
     weights = uproot.open(tmp_path / "f.root")["features"]["weight"].array(library="np")

@@ -33,6 +33,7 @@ def test_hzz_leading_muon_and_jet_from_cartesian(hzz: str) -> None:
                 "n_jets": "num(Jet_Px)",
             },
             "weight": "EventWeight",
+            "fold_key": "entry",  # HZZ has no event numbers
         }
     )
     table = FeatureTable.concat(spec.iter_tables(hzz, step_size=1000))
@@ -67,7 +68,8 @@ def test_hzz_leading_muon_and_jet_from_cartesian(hzz: str) -> None:
 
 def test_zmumu_dimuon_mass_matches_branch(zmumu: str) -> None:
     spec = FeatureSpec(
-        {"tree": "events", "features": {"mass": "mass(p4xyz(px1, py1, pz1, E1) + p4xyz(px2, py2, pz2, E2))", "M": "M"}}
+        {"tree": "events", "fold_key": "Event",
+         "features": {"mass": "mass(p4xyz(px1, py1, pz1, E1) + p4xyz(px2, py2, pz2, E2))", "M": "M"}}
     )
     table = FeatureTable.concat(spec.iter_tables(zmumu))
     assert len(table) == 2304
@@ -102,13 +104,14 @@ def test_nanoaod_first_n_jets_with_fill_and_mask(nanoaod: str) -> None:
 
 
 def test_nan_policy_raise_names_feature_and_entry(zmumu: str) -> None:
-    spec = FeatureSpec({"tree": "events", "features": {"bad": "log(M - 60)"}})
+    spec = FeatureSpec({"tree": "events", "fold_key": "Event", "features": {"bad": "log(M - 60)"}})
     with pytest.raises(NonFiniteFeatureError) as err:
         list(spec.iter_tables(zmumu, step_size=1000))
     raw = uproot.open(zmumu)["events"]["M"].array(library="np")
     first_bad = int(np.argmax(~np.isfinite(np.log(raw - 60))))
     assert "feature 'bad' is" in str(err.value) and f"entry {first_bad}" in str(err.value)
-    spec = FeatureSpec({"tree": "events", "nan_policy": "replace", "nan_value": -9, "features": {"bad": "log(M - 60)"}})
+    spec = FeatureSpec({"tree": "events", "fold_key": "Event", "nan_policy": "replace", "nan_value": -9,
+                        "features": {"bad": "log(M - 60)"}})
     table = FeatureTable.concat(spec.iter_tables(zmumu))
     assert np.all(np.isfinite(table.X)) and (table.X == -9).any()
 

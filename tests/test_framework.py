@@ -57,6 +57,42 @@ def test_coffea_nanoevents(dnn_bundle: Path, higgs_files: dict[str, Path], refer
     np.testing.assert_allclose(scores, reference[1], atol=1e-6)
 
 
+def test_coffea_nanoevents_without_event_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NanoAOD-like files with no run/luminosityBlock/event: a hash fold key trains and scores, and
+    coffea reads them once NanoAODSchema.error_missing_event_ids is False (coffea's own switch)."""
+    nanoevents = pytest.importorskip("coffea.nanoevents", reason="coffea is not installed")
+    import yaml
+
+    from hepml.features import FeatureSpec
+    from hepml.features.files import read_features, write_features
+    from hepml.io.write import write_friend
+    from hepml.simulate.higgs import iter_chunks
+    from hepml.training.kfold import train_kfold
+
+    from conftest import SPEC
+
+    config = {k: v for k, v in yaml.safe_load(SPEC.read_text()).items() if k != "event_id"}
+    spec = FeatureSpec({**config, "fold_key": "hash(MET_pt, MET_phi, Lepton_pt[:, 0])"})
+    features = []
+    for label, process in ((1, "signal"), (0, "background")):
+        chunks = ({k: v for k, v in c.items() if k not in ("run", "luminosityBlock", "event")}
+                  for c in iter_chunks(process, 2000, seed=60 + label))
+        write_friend(tmp_path / f"{process}.root", chunks, tree="Events")
+        write_features(spec, str(tmp_path / f"{process}.root"), tmp_path / f"f_{process}.root", label=label)
+        features.append(tmp_path / f"f_{process}.root")
+    table = read_features(features, spec.columns, spec.id_columns, fold_key=spec.fold_key.text)
+    train_kfold(table, tmp_path / "bundle", model="dnn", k=2, model_config={"epochs": 2, "units": 16, "layers": 1},
+                spec_config=spec.config)
+    scorer = Scorer.load(tmp_path / "bundle")
+    expected = scorer(uproot.open(tmp_path / "signal.root")["Events"].arrays(scorer.branches))["score_raw"]
+    source = {str(tmp_path / "signal.root"): "Events"}
+    with pytest.raises(Exception, match="error_missing_event_ids"):
+        nanoevents.NanoEventsFactory.from_root(source, schemaclass=nanoevents.NanoAODSchema, mode="eager").events()
+    monkeypatch.setattr(nanoevents.NanoAODSchema, "error_missing_event_ids", False)
+    events = nanoevents.NanoEventsFactory.from_root(source, schemaclass=nanoevents.NanoAODSchema, mode="eager").events()
+    np.testing.assert_allclose(scorer(events)["score_raw"], expected, atol=1e-6)
+
+
 def test_onnx_export_agrees_with_keras(
     dnn_bundle: Path, higgs_files: dict[str, Path], reference, tmp_path: Path
 ) -> None:

@@ -41,7 +41,7 @@ def test_no_event_is_scored_by_a_model_that_trained_on_it(monkeypatch: pytest.Mo
     n = 3000
     events = rng.permutation(10 * n)[:n]
     table = FeatureTable(rng.normal(size=(n, 2)).astype(np.float32), ["a", "b"], np.ones(n),
-                         rng.integers(0, 2, n).astype(np.float32), {"event": events})
+                         rng.integers(0, 2, n).astype(np.float32), {"fold_key": events})
     seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     real = kfold.fold_masks
 
@@ -113,7 +113,7 @@ def test_scorer_on_arrays_threads_and_pickle(dnn_bundle: Path, higgs_files: dict
     # a mapping of branch arrays works too; without the fold key it is refused (the folds' average
     # would score training events with networks that saw them) unless the events are independent
     mapping = {b: arrays[b] for b in scorer.branches if b != "event"}
-    with pytest.raises(ConfigError, match="no fold key 'event'.*independent=True"):
+    with pytest.raises(ConfigError, match=r"no fold key \('event'\).*independent=True"):
         scorer(mapping)
     averaged = scorer(mapping, independent=True)
     X = scorer.features(mapping)
@@ -231,7 +231,7 @@ def test_files_without_the_fold_key_need_independent(dnn_bundle: Path, higgs_fil
     cli = [sys.executable, "-m", "hepml.cli", "score", str(dnn_bundle), f"{stripped}:Events",
            "--out", str(out / "s.root")]
     refused = subprocess.run(cli, capture_output=True, text=True)
-    assert refused.returncode == 1 and "no fold key 'event'" in refused.stderr and "--independent" in refused.stderr
+    assert refused.returncode == 1 and "no fold key ('event')" in refused.stderr and "--independent" in refused.stderr
     assert not out.exists() or leftovers(out) == []
     allowed = subprocess.run([*cli, "--independent"], capture_output=True, text=True)
     assert allowed.returncode == 0, allowed.stderr

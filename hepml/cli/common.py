@@ -7,10 +7,13 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["AddVerb", "json_arg", "shape_arg", "check_outputs", "group_columns", "fraction", "CALIBRATIONS"]
+__all__ = ["AddVerb", "json_arg", "shape_arg", "prior_arg", "check_outputs", "group_columns", "fraction",
+           "CALIBRATIONS", "PRIOR_HELP"]
 
 AddVerb = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 CALIBRATIONS = ["isotonic", "platt", "temperature", "none"]
+PRIOR_HELP = ("class prior of the calibrated score: balanced (each class the same total weight, as in training; "
+              "default), weighted (the physics weights as given: the absolute posterior) or a signal fraction")
 
 
 def json_arg(text: str) -> dict[str, Any]:
@@ -31,6 +34,15 @@ def shape_arg(text: str) -> tuple[int, int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected PLANES,WIRES,TICKS such as 3,128,128, got {text!r}") from None
     return planes, wires, ticks
+
+
+def prior_arg(text: str) -> str | float:
+    from hepml.calibration import parse_prior
+
+    try:
+        return parse_prior(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def check_outputs(inputs: Sequence[str], outputs: Sequence[str]) -> None:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from hepml.cli.common import CALIBRATIONS, AddVerb, check_outputs, fraction, group_columns, json_arg, shape_arg
+from hepml.cli.common import (
+    CALIBRATIONS,
+    PRIOR_HELP,
+    AddVerb,
+    check_outputs,
+    fraction,
+    group_columns,
+    json_arg,
+    prior_arg,
+    shape_arg,
+)
 
 __all__ = ["register"]
 
@@ -18,10 +28,10 @@ def cmd_dann_higgs(args: argparse.Namespace) -> int:
     check_outputs([*args.source, *args.target, args.spec], [args.out])
     spec = FeatureSpec.from_yaml(args.spec)
     columns = group_columns(spec, args.group)
-    source = read_features(args.source, columns, spec.event_id)
-    target = read_features(args.target, columns, spec.event_id)
+    source = read_features(args.source, columns, spec.id_columns, fold_key=spec.fold_key.text)
+    target = read_features(args.target, columns, spec.id_columns, fold_key=spec.fold_key.text)
     m = run_dann_higgs(source, target, args.out, dense_config=args.dnn_config, dann_config=args.dann_config,
-                       seed=args.seed, calibration=args.calibration, spec_config=spec.config,
+                       seed=args.seed, calibration=args.calibration, prior=args.prior, spec_config=spec.config,
                        inputs=[*args.source, *args.target])
     plot_dann(args.out, f"{args.out}/plots")
     print(f"target AUC: source-only {m['target']['source_only']:.4f}, DANN {m['target']['dann']:.4f}, "
@@ -63,6 +73,7 @@ def register(verb: AddVerb) -> None:
     p.add_argument("--dann-config", type=json_arg, default={},
                    help="gamma, lambda_max, alpha, beta, domain_units, domain_weight")
     p.add_argument("--calibration", choices=CALIBRATIONS, default="isotonic")
+    p.add_argument("--prior", type=prior_arg, default="balanced", help=PRIOR_HELP)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="folder: metrics.json, history.json, scores.npz, bundle/, plots/")
 

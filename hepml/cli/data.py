@@ -37,8 +37,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from hepml.simulate.higgs import DetectorModel, write_ntuple
 
     detector = DetectorModel.from_dict(args.detector)
-    write_ntuple(args.out, args.process, args.events, seed=args.seed, detector=detector, first_event=args.first_event)
-    print(f"wrote {args.events} {args.process} events to {args.out}")
+    write_ntuple(args.out, args.process, args.events, seed=args.seed, detector=detector, first_event=args.first_event,
+                 layout=args.layout, tree="tree" if args.layout == "flat" else "Events")
+    print(f"wrote {args.events} {args.process} events ({args.layout} layout) to {args.out}")
     return 0
 
 
@@ -68,6 +69,9 @@ def register(verb: AddVerb) -> None:
     p.add_argument("--events", type=int, required=True, help="number of selected events to write")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--first-event", type=int, default=0, help="event number of the first event")
+    p.add_argument("--layout", choices=["nanoaod", "flat"], default="nanoaod",
+                   help="Higgs ntuples: NanoAOD-like collections with event ids (tree Events), or flat per-object "
+                        "branches without ids (tree 'tree', as workflows/config/flat_ntuples.yaml expects)")
     p.add_argument("--detector", type=json_arg, default={},
                    help='detector settings as JSON, e.g. \'{"jet_energy_scale": 1.05}\'')
     p.add_argument("--out", required=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hepml.cli.common import CALIBRATIONS, AddVerb, check_outputs, group_columns, json_arg
+from hepml.cli.common import CALIBRATIONS, PRIOR_HELP, AddVerb, check_outputs, group_columns, json_arg, prior_arg
 from hepml.models.registry import MODELS
 
 __all__ = ["register"]
@@ -17,7 +17,8 @@ def _training_table(args: argparse.Namespace) -> tuple[Any, Any]:
 
     check_outputs([*args.features, args.spec, *getattr(args, "folds", [])], [args.out])
     spec = FeatureSpec.from_yaml(args.spec)
-    return spec, read_features(args.features, group_columns(spec, args.group), spec.event_id)
+    return spec, read_features(args.features, group_columns(spec, args.group), spec.id_columns,
+                                    fold_key=spec.fold_key.text)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -25,8 +26,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from hepml.training.kfold import train_kfold
 
     spec, table = _training_table(args)
-    info = train_kfold(table, args.out, model=args.model, k=args.k, seed=args.seed, fold_key=args.fold_key,
-                       model_config=args.model_config, calibration=args.calibration, spec_config=spec.config,
+    info = train_kfold(table, args.out, model=args.model, k=args.k, seed=args.seed,
+                       model_config=args.model_config, calibration=args.calibration, prior=args.prior,
+                       spec_config=spec.config,
                        inputs=list(args.features), importance=args.importance,
                        training_data=feature_sources(args.features))
     print(f"trained {info['model']} on {len(table)} events, {len(table.names)} features, {args.k} folds -> {args.out}")
@@ -37,7 +39,7 @@ def cmd_train_fold(args: argparse.Namespace) -> int:
     from hepml.training.kfold import train_fold
 
     _, table = _training_table(args)
-    train_fold(table, args.out, fold=args.fold, model=args.model, k=args.k, seed=args.seed, fold_key=args.fold_key,
+    train_fold(table, args.out, fold=args.fold, model=args.model, k=args.k, seed=args.seed,
                model_config=args.model_config, importance=args.importance)
     print(f"trained {args.model} fold {args.fold}/{args.k} on {len(table)} events -> {args.out}")
     return 0
@@ -48,10 +50,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from hepml.training.kfold import assemble_bundle
 
     spec, table = _training_table(args)
-    info = assemble_bundle(table, args.folds, args.out, model=args.model, seed=args.seed, fold_key=args.fold_key,
-                           model_config=args.model_config, calibration=args.calibration, spec_config=spec.config,
+    info = assemble_bundle(table, args.folds, args.out, model=args.model, seed=args.seed,
+                           model_config=args.model_config, calibration=args.calibration, prior=args.prior,
+                           spec_config=spec.config,
                            inputs=list(args.features), training_data=feature_sources(args.features))
-    print(f"assembled {info['k']} folds, {args.calibration} calibration -> {args.out}")
+    print(f"assembled {info['k']} folds, {args.calibration} calibration ({args.prior} prior) -> {args.out}")
     return 0
 
 
@@ -80,6 +83,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate(args.bundles, args.out, reference=args.reference)
     table = "  ".join(f"{m}.{fs}={v:.4f}" for m, d in metrics["auc"].items() for fs, v in d.items())
     print(f"AUC: {table}; ECE {metrics['ece']['uncalibrated']:.4f} -> {metrics['ece']['calibrated']:.4f}")
+    for name, check in metrics["overtraining"].items():
+        if check["overtrained"]:
+            ks = ", ".join(f"{c} {v['pvalue']:.1e}" for c, v in check["ks"].items())
+            print(f"warning: {name} looks overtrained: test loss {check['loss_test']:.4f} vs train "
+                  f"{check['loss_train']:.4f} ({check['relative_gap']:+.1%}), KS p-values {ks or 'n/a'}")
     return 0
 
 
@@ -100,7 +108,6 @@ def _training_options(p: argparse.ArgumentParser, *, folds: bool = True) -> None
     if folds:
         p.add_argument("--k", type=int, default=3, help="number of folds")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fold-key", default="event", help="event identifier the folds are drawn from")
     p.add_argument("--model-config", type=json_arg, default={}, help="model settings as JSON")
 
 
@@ -108,6 +115,7 @@ def register(verb: AddVerb) -> None:
     p = verb("train", cmd_train, "k-fold training by event number, calibration, bundle (all folds in one job)")
     _training_options(p)
     p.add_argument("--calibration", choices=CALIBRATIONS, default="isotonic")
+    p.add_argument("--prior", type=prior_arg, default="balanced", help=PRIOR_HELP)
     p.add_argument("--importance", action="store_true", help="compute permutation importance (fold 0)")
     p.add_argument("--out", required=True, help="bundle folder to write")
 
@@ -121,6 +129,7 @@ def register(verb: AddVerb) -> None:
     _training_options(p, folds=False)
     p.add_argument("--folds", nargs="+", required=True, help="the train-fold folders, fold 0 first")
     p.add_argument("--calibration", choices=CALIBRATIONS, default="isotonic")
+    p.add_argument("--prior", type=prior_arg, default="balanced", help=PRIOR_HELP)
     p.add_argument("--out", required=True, help="bundle folder to write")
 
     p = verb("score", cmd_score, "write calibrated scores of ntuples as friend trees (or in place)")

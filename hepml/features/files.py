@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import uproot
 
-from hepml.errors import EmptyInputError, MissingBranchError, closest
+from hepml.errors import ConfigError, EmptyInputError, MissingBranchError, closest
+from hepml.features.foldkey import FOLD_KEY
 from hepml.features.spec import FeatureSpec, FeatureTable
 from hepml.io.outputs import check_outputs
 from hepml.io.read import Source, file_uuid, resolve_sources
@@ -24,6 +25,7 @@ __all__ = ["write_features", "read_features", "feature_sources", "TREE", "SOURCE
 
 TREE = "features"
 SOURCES = "hepml_sources"  # TObjString: JSON {file uuid: path} of the ntuples the features came from
+FOLD_KEY_NOTE = "hepml_fold_key"  # TObjString: the spec's fold_key the fold_key column was computed with
 
 
 def write_features(spec: FeatureSpec, inputs: str | Source | Iterable[str | Source], out: str | os.PathLike[str], *,
@@ -40,7 +42,8 @@ def write_features(spec: FeatureSpec, inputs: str | Source | Iterable[str | Sour
 
     empty = {k: v.dtype for k, v in spec.empty_table().columns().items()}
     sources = {file_uuid(s): s.path for s in resolve_sources(inputs, spec.tree) if not s.remote}
-    write_friend(out, chunks(), tree=TREE, empty_types=empty, notes={SOURCES: json.dumps(sources)})
+    notes = {SOURCES: json.dumps(sources), FOLD_KEY_NOTE: spec.fold_key.text}
+    write_friend(out, chunks(), tree=TREE, empty_types=empty, notes=notes)
     return count
 
 
@@ -55,12 +58,19 @@ def feature_sources(files: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
 
 
 def read_features(
-    files: Sequence[str | os.PathLike[str]], columns: Sequence[str], event_id: Sequence[str] = ()
+    files: Sequence[str | os.PathLike[str]], columns: Sequence[str], event_id: Sequence[str] = (), *,
+    fold_key: str | None = None,
 ) -> FeatureTable:
-    """Read feature files (all in memory: this is the training set) into one table."""
+    """Read feature files (all in memory: this is the training set) into one table, with the named
+    event ids and the fold-key column; ``fold_key``, the spec's, must be the one the files' fold keys
+    were computed with."""
     tables = []
     for file in files:
         with uproot.open(file) as f:
+            built = str(f[FOLD_KEY_NOTE]) if FOLD_KEY_NOTE in f else None
+            if fold_key is not None and built is not None and built != fold_key:
+                raise ConfigError(f"{file}: built with fold_key {built!r}, but the spec says {fold_key!r}; rebuild the "
+                                  "features with this spec (hepml features), or restore its fold_key")
             tree = f[TREE]
             keys = set(tree.keys())
             for name in [*columns, "weight", "label", *event_id]:
@@ -69,7 +79,8 @@ def read_features(
                         f"{file}:{TREE}: no column {name!r}; closest: {closest(name, keys)}"
                         " (rebuild the features with the matching spec)"
                     )
-            a = tree.arrays([*columns, "weight", "label", *event_id], library="np")
+            ids = [*event_id, *([FOLD_KEY] if FOLD_KEY in keys and FOLD_KEY not in event_id else [])]
+            a = tree.arrays([*columns, "weight", "label", *ids], library="np")
         X = (
             np.stack([a[c] for c in columns], axis=1).astype(np.float32)
             if columns
@@ -81,7 +92,7 @@ def read_features(
                 list(columns),
                 a["weight"].astype(np.float64),
                 a["label"].astype(np.float32),
-                {k: a[k].astype(np.int64) for k in event_id},
+                {k: a[k].astype(np.int64) for k in ids},
             )
         )
     table = FeatureTable.concat(tables)

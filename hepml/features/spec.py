@@ -14,7 +14,9 @@ A spec (YAML) looks like::
       jet_pt: {expr: Jet_pt, first: 4, fill: -1, mask: true}
     groups: {kinematic: [met, lead_jet_pt]}
     weight: genWeight            # expression; 1 when absent
-    event_id: [run, luminosityBlock, event]
+    event_id: [run, luminosityBlock, event]   # copied next to the scores
+    fold_key: event              # the k-fold split: a branch, an integer expression or 'entry'
+                                 # (see hepml.features.foldkey)
 
 A feature with ``first: N`` becomes N columns ``name_0 .. name_{N-1}`` (and ``name_mask_i``
 with ``mask: true``).
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
@@ -33,15 +35,17 @@ import yaml
 
 from hepml.errors import ConfigError, MissingBranchError, NonFiniteFeatureError, closest
 from hepml.expr import MAX_OBJECTS, Expression
+from hepml.features.foldkey import DEFAULT_FOLD_KEY, FOLD_KEY, FoldKey
+from hepml.features.table import FeatureTable
 from hepml.io.read import Chunk, Source, iterate
 
 __all__ = ["Feature", "FeatureSpec", "FeatureTable", "RESERVED"]
 
-RESERVED = ("weight", "label")
+RESERVED = ("weight", "label", FOLD_KEY)
 MAX_DEFINE_DEPTH = 32  # definitions built on definitions: deeper chains are refused, not recursed into
 _FEATURE_KEYS = {"expr", "first", "fill", "mask"}
 _SPEC_KEYS = {"tree", "fill", "nan_policy", "nan_value", "cut", "define", "features", "groups",
-              "weight", "label", "event_id", "version", "description"}
+              "weight", "label", "event_id", "fold_key", "version", "description"}
 
 
 @dataclass(frozen=True)
@@ -58,61 +62,6 @@ class Feature:
             return [self.name]
         cols = [f"{self.name}_{i}" for i in range(self.first)]
         return cols + ([f"{self.name}_mask_{i}" for i in range(self.first)] if self.mask else [])
-
-
-@dataclass
-class FeatureTable:
-    """Features of a set of events: float32 matrix, weights, labels, event identifiers."""
-
-    X: np.ndarray
-    names: list[str]
-    weight: np.ndarray
-    label: np.ndarray
-    event_id: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return int(self.X.shape[0])
-
-    @classmethod
-    def concat(cls, tables: Iterable[FeatureTable]) -> FeatureTable:
-        tables = list(tables)
-        if not tables:
-            raise ValueError("no feature tables to concatenate")
-        first = tables[0]
-        return cls(
-            np.concatenate([t.X for t in tables]),
-            list(first.names),
-            np.concatenate([t.weight for t in tables]),
-            np.concatenate([t.label for t in tables]),
-            {k: np.concatenate([t.event_id[k] for t in tables]) for k in first.event_id},
-        )
-
-    def select(self, names: Iterable[str]) -> FeatureTable:
-        """The same events with only the named feature columns, in the given order."""
-        names = list(names)
-        missing = [n for n in names if n not in self.names]
-        if missing:
-            raise ConfigError(
-                f"feature {missing[0]!r} is not in this table; closest: {closest(missing[0], self.names)}"
-            )
-        idx = [self.names.index(n) for n in names]
-        return FeatureTable(self.X[:, idx], names, self.weight, self.label, self.event_id)
-
-    def subset(self, mask: np.ndarray) -> FeatureTable:
-        return FeatureTable(
-            self.X[mask],
-            self.names,
-            self.weight[mask],
-            self.label[mask],
-            {k: v[mask] for k, v in self.event_id.items()},
-        )
-
-    def columns(self) -> dict[str, np.ndarray]:
-        """Flat columns for writing: features, ``weight``, ``label`` and the event identifiers."""
-        out = {n: self.X[:, i] for i, n in enumerate(self.names)}
-        out.update(weight=self.weight, label=self.label)
-        out.update(self.event_id)
-        return out
 
 
 class FeatureSpec:
@@ -149,6 +98,7 @@ class FeatureSpec:
             Expression(str(self.config["label"]), context=f"{origin}: label") if "label" in self.config else None
         )
         self.event_id: list[str] = [str(e) for e in (self.config.get("event_id") or [])]
+        self.fold_key = FoldKey.parse(self.config.get("fold_key", DEFAULT_FOLD_KEY), origin)
         self._check_columns()
         self.groups: dict[str, list[str]] = {k: list(v) for k, v in (self.config.get("groups") or {}).items()}
         for group, cols in self.groups.items():
@@ -187,9 +137,11 @@ class FeatureSpec:
 
     def _check_columns(self) -> None:
         """Column names must be unique and must not hide the weight, label or an event identifier."""
-        taken = {n: "a reserved column" for n in RESERVED} | {
-            n: "an event identifier (event_id)" for n in self.event_id
-        }
+        taken = {n: "a reserved column" for n in RESERVED}
+        for name in self.event_id:
+            if name in taken:
+                raise ConfigError(f"{self.origin}: event_id: {name!r} is {taken[name]}; rename or drop it")
+            taken[name] = "an event identifier (event_id)"
         for feature in self.features:
             for column in feature.columns:
                 if column in taken:
@@ -246,9 +198,25 @@ class FeatureSpec:
     def columns(self) -> list[str]:
         return [c for f in self.features for c in f.columns]
 
+    @property
+    def id_columns(self) -> list[str]:
+        """The integer columns of a feature file besides the features: event identifiers, fold key."""
+        return [*self.event_id, FOLD_KEY]
+
     def branches(self) -> list[str]:
-        """Every branch the spec reads (definitions resolved), in a stable order."""
+        """Every branch building a feature file reads (definitions resolved), in a stable order."""
         exprs = [f.expr for f in self.features] + [self.weight] + ([self.label] if self.label else [])
+        branches = self._resolve(exprs + ([self.fold_key.expr] if self.fold_key.expr else []))
+        return branches + [e for e in self.event_id if e not in branches]
+
+    def feature_branches(self) -> list[str]:
+        """The branches the features alone read: all that scoring needs besides the fold key."""
+        return self._resolve([f.expr for f in self.features])
+
+    def fold_key_branches(self) -> list[str]:
+        return self._resolve([self.fold_key.expr] if self.fold_key.expr else [])
+
+    def _resolve(self, exprs: list[Expression]) -> list[str]:
         seen: set[str] = set()
         todo = [n for e in exprs for n in sorted(e.names)]
         branches: list[str] = []
@@ -261,7 +229,7 @@ class FeatureSpec:
                 todo.extend(sorted(self.defines[name].names))
             else:
                 branches.append(name)
-        return branches + [e for e in self.event_id if e not in branches]
+        return branches
 
     def build(
         self,
@@ -270,13 +238,14 @@ class FeatureSpec:
         label: float | None = None,
         where: str = "input",
         entries: np.ndarray | None = None,
-        with_ids: bool = True,
+        file: str | None = None,
+        features_only: bool = False,
     ) -> FeatureTable:
         """Features of one chunk (an awkward array or a mapping of branch arrays).
 
-        ``entries`` are the rows' entry numbers in the input file, so a message about a bad value
-        points at the entry a user can look up; ``with_ids=False`` skips the event identifiers
-        (scoring needs only the features).
+        ``entries`` are the rows' entry numbers in ``file``, so a message about a bad value points at
+        the entry a user can look up (and ``fold_key: entry`` can use them); ``features_only`` skips
+        the weight, label, event identifiers and fold key (scoring data that has none of them).
         """
         cache: dict[str, Any] = {}
         fields = set(arrays.fields) if isinstance(arrays, ak.Array) else set(arrays)
@@ -303,6 +272,14 @@ class FeatureSpec:
             for column in self._columns(feature, feature.expr.evaluate(lookup), n, where, rows):
                 X[:, i] = column
                 i += 1
+        if features_only:
+            return FeatureTable(X, self.columns, np.ones(n), np.full(n, np.nan, np.float32))
+        return FeatureTable(X, self.columns, *self._event_columns(lookup, n, label, where, entries, file))
+
+    def _event_columns(self, lookup: Any, n: int, label: float | None, where: str, entries: np.ndarray | None,
+                       file: str | None) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Weight, label and integer ids (event identifiers and the fold key) of the chunk's events."""
+        rows = np.arange(n) if entries is None else np.asarray(entries)
         weight = _flat(self.weight.evaluate(lookup), n, "weight", where).astype(np.float64)
         bad = ~np.isfinite(weight)
         if bad.any():  # never replaced: a weight is physics, not a feature to patch
@@ -316,8 +293,9 @@ class FeatureSpec:
             y = _flat(self.label.evaluate(lookup), n, "label", where).astype(np.float32)
         else:
             y = np.full(n, np.nan, dtype=np.float32)
-        ids = {name: np.asarray(ak.to_numpy(lookup(name))).astype(np.int64) for name in self.event_id if with_ids}
-        return FeatureTable(X, self.columns, weight, y, ids)
+        ids = {name: np.asarray(ak.to_numpy(lookup(name))).astype(np.int64) for name in self.event_id}
+        ids[FOLD_KEY] = self.fold_key.evaluate(lookup, n, entries=entries, file=file, where=where)
+        return weight, y, ids
 
     def _columns(self, feature: Feature, value: Any, n: int, where: str, rows: np.ndarray) -> list[np.ndarray]:
         if feature.first is not None:
@@ -354,13 +332,22 @@ class FeatureSpec:
         entry_stop: int | None = None,
     ) -> Iterator[FeatureTable]:
         """Stream feature tables, one per chunk of each input file (memory bounded by ``step_size``)."""
-        for chunk in iterate(
-            inputs, self.branches(), tree=self.tree, cut=self.cut, step_size=step_size, entry_stop=entry_stop
-        ):
-            yield self.build_chunk(chunk, label=label)
+        chunks = iterate(inputs, self.branches(), tree=self.tree, cut=self.cut, step_size=step_size,
+                         entry_stop=entry_stop)
+        try:
+            for chunk in chunks:
+                yield self.build_chunk(chunk, label=label)
+        except MissingBranchError as err:
+            if err.branch not in set(self.fold_key_branches()) - set(self.feature_branches()):
+                raise
+            default = "" if "fold_key" in self.config else ", the default"
+            raise MissingBranchError(f"{err}; the spec's fold_key ({self.fold_key.text}{default}) reads it: set "
+                                     "fold_key to another branch, to hash(...) of values every event has, or to entry",
+                                     branch=err.branch) from None
 
     def build_chunk(self, chunk: Chunk, *, label: float | None = None) -> FeatureTable:
-        return self.build(chunk.arrays, label=label, where=str(chunk.source), entries=chunk.entries)
+        return self.build(chunk.arrays, label=label, where=str(chunk.source), entries=chunk.entries,
+                          file=chunk.source.path)
 
     def empty_table(self) -> FeatureTable:
         cols = self.columns
@@ -369,7 +356,7 @@ class FeatureSpec:
             cols,
             np.zeros(0),
             np.zeros(0, np.float32),
-            {k: np.zeros(0, np.int64) for k in self.event_id},
+            {k: np.zeros(0, np.int64) for k in self.id_columns},
         )
 
 

@@ -196,7 +196,7 @@ def select_branches(
         if name not in available:
             raise MissingBranchError(
                 f"{where}: no branch {name!r}; closest: {closest(name, available)}"
-                " (run 'hepml inspect FILE' to list branches)"
+                " (run 'hepml inspect FILE' to list branches)", branch=name
             )
         chosen.append(name)
     for pattern in patterns:

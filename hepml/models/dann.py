@@ -12,14 +12,14 @@ plain Keras, no custom code.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+from hepml.models import backend
+
+backend.configure()
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402

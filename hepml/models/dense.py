@@ -6,18 +6,17 @@ training fold), so a saved ``.keras`` file scores raw features with no side file
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hepml.models import backend
 from hepml.models.weights import equalise
 from hepml.settings import Settings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+backend.configure()
 
 import keras  # noqa: E402
 
@@ -47,11 +46,31 @@ class DenseConfig(Settings):
     dropout: float = 0.1
     normalisation: str = "none"  # none | batch | layer
     learning_rate: float = 2e-3
+    weight_decay: float = 0.0  # decoupled (AdamW); 0: plain Adam
+    l2: float = 0.0  # L2 penalty on the hidden layers' kernels
     batch_size: int = 512
     epochs: int = 30
     patience: int = 5
     balance_classes: bool = True
     negative_weights: str = "keep"  # keep | abs | zero
+    size_rule: str = "auto"  # auto: adapt to the number of training events (sized_for); off: as given
+
+    def sized_for(self, n_train: int) -> DenseConfig:
+        """The settings for ``n_train`` training events.  Below :data:`SMALL_SAMPLE` events a
+        128-unit network fits noise in the low-level features (measured on 15k HIGGS events: the
+        28-feature network scored AUC 0.716, below the 7 high-level features' 0.768), so capacity
+        is capped (64 units), regularisation raised (dropout >= 0.2, an L2 penalty of 10 / n_train,
+        the strength of a fixed prior) and batches made smaller (<= 128, enough gradient steps per
+        epoch for early stopping to see a trend).  At and above it the settings are used as given."""
+        if self.size_rule == "off" or n_train >= SMALL_SAMPLE:
+            return self
+        if self.size_rule != "auto":
+            raise ValueError(f"dnn: size_rule must be auto or off, not {self.size_rule!r}")
+        return replace(self, units=min(self.units, 64), dropout=max(self.dropout, 0.2),
+                       l2=max(self.l2, 10.0 / max(n_train, 1)), batch_size=min(self.batch_size, 128))
+
+
+SMALL_SAMPLE = 100_000
 
 
 def dense_trunk(inputs: keras.KerasTensor, config: DenseConfig, x_train: np.ndarray | None = None) -> keras.KerasTensor:
@@ -62,7 +81,8 @@ def dense_trunk(inputs: keras.KerasTensor, config: DenseConfig, x_train: np.ndar
         norm.adapt(x_train.astype(np.float32))
     x = norm(inputs)
     for i in range(config.layers):
-        x = keras.layers.Dense(config.units, name=f"dense_{i}")(x)
+        regulariser = keras.regularizers.L2(config.l2) if config.l2 > 0 else None
+        x = keras.layers.Dense(config.units, kernel_regularizer=regulariser, name=f"dense_{i}")(x)
         if config.normalisation == "batch":
             x = keras.layers.BatchNormalization(name=f"batchnorm_{i}")(x)
         elif config.normalisation == "layer":
@@ -84,8 +104,10 @@ def build_dense(n_inputs: int, config: DenseConfig, x_train: np.ndarray | None =
     inputs = keras.Input((n_inputs,), name="features")
     outputs = keras.layers.Dense(1, activation="sigmoid", name="score")(dense_trunk(inputs, config, x_train))
     model = keras.Model(inputs, outputs, name="hepml_dense")
+    optimizer = (keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
+                 if config.weight_decay > 0 else keras.optimizers.Adam(config.learning_rate))
     model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
+        optimizer=optimizer,
         loss=keras.losses.BinaryCrossentropy(),
         weighted_metrics=[],
     )
@@ -119,7 +141,8 @@ def fit_dense(
     checkpoint: str | None = None,
     verbose: int = 0,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
-    """Train with early stopping on the weighted validation loss; returns the best model and its history."""
+    """Train with early stopping on the weighted validation loss (best weights restored); returns
+    the model and its history.  ``config`` is used as given: :func:`fit_fold` sizes it first."""
     keras.utils.set_random_seed(seed)
     model = build_dense(x.shape[1], config, x)
     tw = balance_weights(y, w, balance=config.balance_classes, negative=config.negative_weights)
@@ -170,6 +193,7 @@ class DenseFold:
     model: keras.Model
     files: list[str]
     history: dict[str, list[float]] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # what the network was trained with
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return predict(self.model, x)
@@ -190,9 +214,8 @@ def fit_fold(
 ) -> DenseFold:
     """One fold of k-fold training: early stopping on the validation events, saved as ``fold<k>.keras``."""
     checkpoint = folder / f"checkpoint_fold{fold}.keras"
-    net, history = fit_dense(
-        x, y, w, x_val, y_val, w_val, DenseConfig.from_dict(config), seed=seed, checkpoint=str(checkpoint)
-    )
+    sized = DenseConfig.from_dict(config).sized_for(len(x))
+    net, history = fit_dense(x, y, w, x_val, y_val, w_val, sized, seed=seed, checkpoint=str(checkpoint))
     net.save(folder / f"fold{fold}.keras")
     checkpoint.unlink(missing_ok=True)
-    return DenseFold(net, [f"fold{fold}.keras"], history)
+    return DenseFold(net, [f"fold{fold}.keras"], history, sized.as_dict())

@@ -13,16 +13,15 @@ thresholded) and has no extra hyperparameter to tune; the weights are stored in 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from hepml.models import backend
 from hepml.settings import Settings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+backend.configure()
 
 import keras  # noqa: E402
 from keras import ops  # noqa: E402

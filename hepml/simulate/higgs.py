@@ -245,10 +245,34 @@ def generate(process: str, n_events: int, **kwargs: Any) -> ak.Array:
     return ak.concatenate(chunks)
 
 
+FLAT_JETS = 4
+FLAT_MISSING = -999.0  # what flat ntuples conventionally write into an unused object slot
+
+
+def flatten(chunk: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The same events in the *flat* layout many frameworks write: ``jet1_pt .. jet4_btag`` (unused
+    slots -999), ``njet``, ``lep_pt/eta/phi``, ``met``, ``met_phi``, ``mc_weight``; no event ids."""
+    jets, lep = chunk["Jet"], chunk["Lepton"]
+    out: dict[str, np.ndarray] = {"njet": ak.to_numpy(ak.num(jets)).astype(np.int32)}
+    for quantity, name in (("pt", "pt"), ("eta", "eta"), ("phi", "phi"), ("mass", "m"), ("btag", "btag")):
+        padded = ak.fill_none(ak.pad_none(jets[quantity], FLAT_JETS, axis=1, clip=True), FLAT_MISSING)
+        for i in range(FLAT_JETS):
+            out[f"jet{i + 1}_{name}"] = ak.to_numpy(padded[:, i]).astype(np.float32)
+    out.update({f"lep_{q}": ak.to_numpy(lep[q][:, 0]).astype(np.float32) for q in ("pt", "eta", "phi")})
+    out.update(met=chunk["MET_pt"], met_phi=chunk["MET_phi"], mc_weight=chunk["genWeight"])
+    return out
+
+
 def write_ntuple(
-    path: str | os.PathLike[str], process: str, n_events: int, *, tree: str = "Events", **kwargs: Any
+    path: str | os.PathLike[str], process: str, n_events: int, *, tree: str = "Events", layout: str = "nanoaod",
+    **kwargs: Any,
 ) -> None:
-    """Write ``n_events`` selected events to a ROOT file (atomically, in chunks)."""
+    """Write ``n_events`` selected events to a ROOT file (atomically, in chunks), NanoAOD-like
+    (collections, event ids) or ``layout="flat"`` (see :func:`flatten`)."""
     from hepml.io.write import write_friend
 
-    write_friend(path, iter_chunks(process, n_events, **kwargs), tree=tree, expected_entries=n_events)
+    if layout not in ("nanoaod", "flat"):
+        raise ValueError(f"layout {layout!r}: choose nanoaod or flat")
+    chunks = iter_chunks(process, n_events, **kwargs)
+    write_friend(path, (flatten(c) for c in chunks) if layout == "flat" else chunks, tree=tree,
+                 expected_entries=n_events)

@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 
 from hepml.bundle import write_bundle, write_json
-from hepml.calibration import make_calibrator
+from hepml.calibration import make_calibrator, parse_prior, prior_weights
 from hepml.errors import ConfigError, EmptyInputError
+from hepml.features.foldkey import FOLD_KEY, spec_fold_key
 from hepml.features.spec import FeatureTable
 from hepml.io.atomic import atomic_path, scratch_dir
 from hepml.io.write import write_friend
-from hepml.metrics import auc
+from hepml.metrics import auc, log_loss
 from hepml.models.registry import FittedFold, get_model, load_fit
 from hepml.split import CALIBRATION, TRAIN, VALIDATION, fold_of, role_of
 
@@ -43,6 +44,19 @@ def _fit(model: str, table: FeatureTable, train: np.ndarray, val: np.ndarray, co
                            folder=folder, fold=fold)
 
 
+def _losses(predict: Any, table: FeatureTable, masks: dict[str, np.ndarray], test: np.ndarray,
+            raw_test: np.ndarray) -> dict[str, float]:
+    """Balanced-weight log-loss of the trained model, in inference mode, on its training, validation
+    and test events: the gap between train and test is the overtraining measure of metrics.json."""
+    def loss(rows: np.ndarray, prob: np.ndarray) -> float:
+        y = table.label[rows]
+        return log_loss(y, prob, prior_weights(y, table.weight[rows], "balanced"))
+
+    out = {name: loss(rows, predict(table.X[rows])) for name, rows in masks.items() if rows.any()}
+    out["test"] = loss(test, raw_test)
+    return out
+
+
 def _permutation_importance(predict: Any, table: FeatureTable, rows: np.ndarray, seed: int) -> dict[str, float]:
     """AUC lost when one feature is shuffled (Breiman 2001), on up to 50k held-out events."""
     rng = np.random.default_rng(seed)
@@ -62,8 +76,9 @@ def _check_table(table: FeatureTable, model: str, fold_key: str) -> None:
     if len(table) == 0:
         raise EmptyInputError("no training events: every input is empty or cut away")
     if fold_key not in table.event_id:
-        raise ConfigError(f"k-fold key {fold_key!r} is not among the event identifiers "
-                          f"({', '.join(table.event_id) or 'none'}); add it to event_id in the feature spec")
+        ids = ", ".join(table.event_id) or "none"
+        raise ConfigError(f"no fold-key column {fold_key!r} among the table's ids ({ids}); build the features "
+                          "with a spec (its fold_key: sets the key) or name an id column")
     labels = set(np.unique(table.label).tolist())
     if labels != {0.0, 1.0}:
         raise ConfigError(f"training needs labels 0 and 1, found {sorted(labels)}; set each sample's label")
@@ -77,7 +92,7 @@ def train_fold(
     model: str = "dnn",
     k: int = 3,
     seed: int = 0,
-    fold_key: str = "event",
+    fold_key: str = FOLD_KEY,
     model_config: dict[str, Any] | None = None,
     importance: bool = False,
 ) -> Path:
@@ -91,9 +106,13 @@ def train_fold(
     with atomic_path(out) as folder:
         folder.mkdir()
         fitted = _fit(model, table, train, val, dict(model_config or {}), seed + fold, folder, fold)
-        np.savez_compressed(folder / "scores.npz", raw=fitted.predict(table.X[test]), event=events[test])
+        raw = fitted.predict(table.X[test])
+        np.savez_compressed(folder / "scores.npz", raw=raw, event=events[test])
         write_json(folder / "history.json", fitted.history)
-        write_json(folder / "fold.json", {"fold": fold, "k": k, "files": fitted.files})
+        write_json(folder / "fold.json", {"fold": fold, "k": k, "files": fitted.files,
+                                          "settings": getattr(fitted, "settings", {}),
+                                          "loss": _losses(fitted.predict, table, {"train": train, "validation": val},
+                                                          test, raw)})
         if fold == 0:  # train vs test scores of one fold model, for the overtraining check
             rows = np.flatnonzero(train)[:200_000]
             np.savez_compressed(folder / "overtraining.npz", train_score=fitted.predict(table.X[rows]),
@@ -111,21 +130,25 @@ def assemble_bundle(
     *,
     model: str = "dnn",
     seed: int = 0,
-    fold_key: str = "event",
+    fold_key: str = FOLD_KEY,
     model_config: dict[str, Any] | None = None,
     calibration: str = "isotonic",
+    prior: str | float = "balanced",
     spec_config: dict[str, Any] | None = None,
     inputs: list[str] | None = None,
     training_data: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Gather the fold jobs' outputs into one bundle; fit the calibrator on the out-of-fold scores of
-    the calibration events (never trained on)."""
+    the calibration events (never trained on), weighted for the class ``prior`` (see
+    :func:`hepml.calibration.prior_weights`)."""
     _check_table(table, model, fold_key)
     k = len(fold_dirs)
     events = table.event_id[fold_key]
     folds, roles = fold_of(events, k, seed), role_of(events, k, seed)
     raw = np.full(len(table), np.nan)
     histories: dict[str, Any] = {}
+    losses: dict[str, dict[str, float]] = {}
+    trained_with: dict[str, Any] = {}
     networks: list[str] = []
     with atomic_path(out) as folder:
         folder.mkdir()
@@ -136,13 +159,16 @@ def assemble_bundle(
                                       f"(k={k}, seed={seed}); give the fold folders in order 0 .. {k - 1}")
                 raw[folds == j] = data["raw"]
             histories[f"fold{j}"] = json.loads((src / "history.json").read_text())
-            files = json.loads((src / "fold.json").read_text())["files"]
+            fold_info = json.loads((src / "fold.json").read_text())
+            files = fold_info["files"]
+            losses[f"fold{j}"], trained_with = fold_info.get("loss", {}), fold_info.get("settings", {})
             networks += [f for f in files if f.endswith(".keras")]
             for name in [*files, "overtraining.npz", "importance.json"]:
                 if (src / name).exists():
                     shutil.copy2(src / name, folder / name)
         cal_rows = roles == CALIBRATION
-        calibrator = make_calibrator(calibration).fit(raw[cal_rows], table.label[cal_rows], table.weight[cal_rows])
+        y, w = table.label[cal_rows], table.weight[cal_rows]
+        calibrator = make_calibrator(calibration).fit(raw[cal_rows], y, prior_weights(y, w, prior))
         score = np.clip(calibrator.predict(raw), 0.0, 1.0)
         columns = {"score": score.astype(np.float32), "score_raw": raw.astype(np.float32),
                    "label": table.label, "weight": table.weight, "fold": folds.astype(np.int32),
@@ -152,11 +178,19 @@ def assemble_bundle(
         config = dict(model_config or {})
         return write_bundle(
             folder, kind="keras" if scores_files else "baseline", model=model,
-            models=networks if scores_files else [], seed=seed, columns=list(table.names), k=k, fold_key=fold_key,
+            models=networks if scores_files else [], seed=seed, columns=list(table.names), k=k,
+            fold_key=_recorded_key(fold_key, spec_config), calibration_prior=parse_prior(prior),
             settings={"model": model, "model_config": config, "calibration": calibration, "k": k,
-                      "fold_key": fold_key},
+                      "trained_with": trained_with},
+            losses=losses,
             inputs=list(inputs or []), spec_config=spec_config or {}, calibrator=calibrator, history=histories,
             training_data=dict(training_data or {}))
+
+
+def _recorded_key(column: str, spec_config: dict[str, Any] | None) -> str:
+    """The key as scoring computes it from an ntuple: the spec's ``fold_key`` for the column the spec
+    builds, else the id column's own name (an event-id branch)."""
+    return spec_fold_key(spec_config) if column == FOLD_KEY else column
 
 
 def train_kfold(
@@ -166,9 +200,10 @@ def train_kfold(
     model: str = "dnn",
     k: int = 3,
     seed: int = 0,
-    fold_key: str = "event",
+    fold_key: str = FOLD_KEY,
     model_config: dict[str, Any] | None = None,
     calibration: str = "isotonic",
+    prior: str | float = "balanced",
     spec_config: dict[str, Any] | None = None,
     inputs: list[str] | None = None,
     importance: bool = False,
@@ -184,5 +219,5 @@ def train_kfold(
         dirs = [train_fold(table, tmp / f"fold{j}", fold=j, model=model, k=k, seed=seed, fold_key=fold_key,
                            model_config=model_config, importance=importance) for j in range(k)]
         return assemble_bundle(table, dirs, out, model=model, seed=seed, fold_key=fold_key, model_config=model_config,
-                               calibration=calibration, spec_config=spec_config, inputs=inputs,
+                               calibration=calibration, prior=prior, spec_config=spec_config, inputs=inputs,
                                training_data=training_data)

@@ -88,6 +88,7 @@ rule higgs_calibrate:
     params:
         seed=config["seed"],
         calibration=HIGGS["calibration"],
+        prior=HIGGS.get("calibration_prior", "balanced"),
         config=lambda wc: as_json_arg(HIGGS.get(wc.model)),
     wildcard_constraints:
         model=MODEL_PATTERN,
@@ -101,7 +102,7 @@ rule higgs_calibrate:
     shell:
         "hepml calibrate {input.features:q} --spec {input.spec:q} --group={wildcards.featureset:q}"
         " --model={wildcards.model:q} --folds {input.folds:q} --seed={params.seed:q}"
-        " --calibration={params.calibration:q} --model-config={params.config:q} --out {output.bundle:q} > {log:q} 2>&1"
+        " --calibration={params.calibration:q} --prior={params.prior:q} --model-config={params.config:q} --out {output.bundle:q} > {log:q} 2>&1"
 
 
 rule higgs_score:

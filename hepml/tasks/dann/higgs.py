@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from hepml.bundle import write_bundle, write_json
-from hepml.calibration import make_calibrator
+from hepml.calibration import make_calibrator, parse_prior, prior_weights
+from hepml.features.foldkey import FOLD_KEY, spec_fold_key
 from hepml.features.spec import FeatureTable
 from hepml.io.atomic import atomic_path
 from hepml.metrics import auc, ece
@@ -39,7 +40,7 @@ __all__ = ["run_dann_higgs"]
 
 
 def _split(table: FeatureTable, seed: int) -> dict[str, np.ndarray]:
-    events = table.event_id["event"]
+    events = table.event_id[FOLD_KEY]
     test = is_study_test_event(events, seed)
     role = role_of(events, STUDY_TEST_FOLDS, seed + STUDY_SEED_OFFSET)
     return {"test": test, "train": ~test & (role == TRAIN), "val": ~test & (role == VALIDATION),
@@ -94,8 +95,8 @@ def _measure(models: dict[str, Any], source: FeatureTable, target: FeatureTable,
 
 def run_dann_higgs(source: FeatureTable, target: FeatureTable, out: str | os.PathLike[str], *,
                    dense_config: dict[str, Any] | None = None, dann_config: dict[str, Any] | None = None,
-                   seed: int = 0, calibration: str = "isotonic", spec_config: dict[str, Any] | None = None,
-                   inputs: list[str] | None = None) -> dict[str, Any]:
+                   seed: int = 0, calibration: str = "isotonic", prior: str | float = "balanced",
+                   spec_config: dict[str, Any] | None = None, inputs: list[str] | None = None) -> dict[str, Any]:
     """Train source-only, DANN, control and oracle networks; write metrics, plots' inputs and the DANN bundle."""
     from hepml.models.dann import DannConfig
     from hepml.models.dense import DenseConfig, predict
@@ -104,10 +105,12 @@ def run_dann_higgs(source: FeatureTable, target: FeatureTable, out: str | os.Pat
     s, t = _split(source, seed), _split(target, seed)
     models, logs = _train(source, target, s, t, dense, dann, seed)
     metrics, scores = _measure(models, source, target, s, t, seed)
-    calibrator = make_calibrator(calibration).fit(predict(models["dann"], source.X[s["cal"]]),
-                                                  source.label[s["cal"]], source.weight[s["cal"]])
+    y_cal, y_test = source.label[s["cal"]], target.label[t["test"]]
+    calibrator = make_calibrator(calibration).fit(predict(models["dann"], source.X[s["cal"]]), y_cal,
+                                                  prior_weights(y_cal, source.weight[s["cal"]], prior))
     metrics["ece_target"]["dann_calibrated_on_source"] = ece(
-        target.label[t["test"]], calibrator.predict(scores["dann_target"]), target.weight[t["test"]])
+        y_test, calibrator.predict(scores["dann_target"]), prior_weights(y_test, target.weight[t["test"]], prior))
+    metrics["calibration_prior"] = parse_prior(prior)
     with atomic_path(out) as folder:
         folder.mkdir()
         write_json(folder / "metrics.json", metrics)
@@ -121,6 +124,6 @@ def run_dann_higgs(source: FeatureTable, target: FeatureTable, out: str | os.Pat
         write_bundle(bundle, kind="keras", model="dnn-dann", models=["fold0.keras"], seed=seed,
                      settings={"dense": dense.as_dict(), "dann": dann.as_dict()}, inputs=list(inputs or []),
                      spec_config=spec_config or {}, calibrator=calibrator, columns=list(source.names), k=1,
-                     fold_key="event",
+                     fold_key=spec_fold_key(spec_config), calibration_prior=parse_prior(prior),
                      calibrated_on="source calibration events (the target has no labels in a real analysis)")
     return metrics

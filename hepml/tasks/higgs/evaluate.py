@@ -7,7 +7,7 @@ and the plots can be remade without retraining.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,13 @@ import numpy as np
 import uproot
 
 from hepml.bundle import read_info, write_json
+from hepml.calibration import prior_weights
 from hepml.errors import ConfigError
 from hepml.io.atomic import atomic_path
 from hepml.metrics import auc, bootstrap_auc, brier, ece, ks_test, rejection_at
 from hepml.split import CALIBRATION
 
-__all__ = ["BundleScores", "load_scores", "evaluate", "EFFICIENCIES"]
+__all__ = ["BundleScores", "load_scores", "evaluate", "overtraining", "EFFICIENCIES"]
 
 EFFICIENCIES = (0.5, 0.7, 0.9)
 
@@ -38,6 +39,14 @@ class BundleScores:
     weight: np.ndarray
     fold: np.ndarray
     path: Path
+    prior: str | float = "weighted"
+    losses: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def calibration_weight(self) -> np.ndarray:
+        """The weights under the bundle's calibration prior: what its calibrated score is the
+        posterior of, so ECE and the reliability diagram judge it by its own convention."""
+        return prior_weights(self.label, self.weight, self.prior)
 
     def overtraining(self) -> dict[str, np.ndarray] | None:
         file = self.path / "overtraining.npz"
@@ -57,7 +66,9 @@ def load_scores(path: str | os.PathLike[str]) -> BundleScores:
     model, _, featureset = folder.name.partition("_")
     return BundleScores(folder.name, info["model"], featureset or "all", arrays["score"][keep].astype(np.float64),
                         arrays["score_raw"][keep].astype(np.float64), arrays["label"][keep],
-                        arrays["weight"][keep].astype(np.float64), arrays["fold"][keep], folder)
+                        arrays["weight"][keep].astype(np.float64), arrays["fold"][keep], folder,
+                        info.get("calibration_prior", "weighted"),  # bundles before the prior: physics weights
+                        info.get("losses", {}))
 
 
 def evaluate(bundles: list[str], out: str | os.PathLike[str], *, reference: str | None = None,
@@ -77,20 +88,40 @@ def evaluate(bundles: list[str], out: str | os.PathLike[str], *, reference: str 
             s.label, s.raw, s.weight, n=bootstrap
         )
         metrics["events"][s.name] = int(len(s.label))
-    metrics["ece"] = {
-        "uncalibrated": ece(ref.label, ref.raw, ref.weight),
-        "calibrated": ece(ref.label, ref.score, ref.weight),
-    }
-    metrics["brier"] = brier(ref.label, ref.score, ref.weight)
-    metrics["brier_uncalibrated"] = brier(ref.label, ref.raw, ref.weight)
+    cw = ref.calibration_weight
+    metrics["calibration_prior"] = ref.prior  # ECE and Brier use the weights of this prior
+    metrics["ece"] = {"uncalibrated": ece(ref.label, ref.raw, cw), "calibrated": ece(ref.label, ref.score, cw)}
+    metrics["brier"] = brier(ref.label, ref.score, cw)
+    metrics["brier_uncalibrated"] = brier(ref.label, ref.raw, cw)
     metrics["rejection_at_eff"] = {str(e): rejection_at(ref.label, ref.raw, ref.weight, e) for e in EFFICIENCIES}
     metrics["rejection_at_eff_by_model"] = {
         s.name: {str(e): rejection_at(s.label, s.raw, s.weight, e) for e in EFFICIENCIES} for s in scores
     }
     metrics["ks"] = ks_summary(ref)
+    metrics["overtraining"] = {s.name: overtraining(s) for s in scores}
     with atomic_path(out) as tmp:
         write_json(tmp, metrics)
     return metrics
+
+
+OVERTRAINING_GAP = 0.02  # test loss above train loss by more than 2 % ...
+OVERTRAINING_P = 0.01  # ... and train and test score distributions differ (KS p-value below 1 %)
+
+
+def overtraining(s: BundleScores) -> dict[str, Any]:
+    """Train, validation and test log-loss (balanced weights, mean over folds), the KS tests of
+    :func:`ks_summary` and a flag.  Both signs are required: at 10^5 events the KS test alone
+    rejects differences too small to matter, and a loss gap alone can be a fluctuation."""
+    out: dict[str, Any] = {"ks": ks_summary(s)}
+    for part in ("train", "validation", "test"):
+        values = [fold[part] for fold in s.losses.values() if part in fold]
+        out[f"loss_{part}"] = float(np.mean(values)) if values else None
+    train, test = out["loss_train"], out["loss_test"]
+    out["relative_gap"] = None if train is None or test is None else (test - train) / test
+    pvalues = [v["pvalue"] for v in out["ks"].values()]
+    out["overtrained"] = bool(out["relative_gap"] is not None and out["relative_gap"] > OVERTRAINING_GAP
+                              and (not pvalues or min(pvalues) < OVERTRAINING_P))
+    return out
 
 
 def ks_summary(s: BundleScores) -> dict[str, Any]:
@@ -104,5 +135,5 @@ def ks_summary(s: BundleScores) -> dict[str, Any]:
         a = train["train_label"] == cls
         b = test & (s.label == cls)
         stat, p = ks_test(train["train_score"][a], s.raw[b], np.abs(train["train_weight"][a]), np.abs(s.weight[b]))
-        out[name] = {"statistic": stat, "pvalue": p}
+        out[name] = {"statistic": stat, "pvalue": p, "events_train": int(a.sum()), "events_test": int(b.sum())}
     return out

@@ -18,6 +18,7 @@ import numpy as np
 from hepml.bundle import load_calibrator, load_keras_models, read_info, write_json
 from hepml.errors import BundleError
 from hepml.io.atomic import atomic_path
+from hepml.models import backend
 
 __all__ = ["export_onnx", "ONNX_DIR", "TOLERANCE"]
 
@@ -28,7 +29,7 @@ TOLERANCE = 1e-5
 def export_onnx(bundle: str | os.PathLike[str], *, opset: int = 17, check_events: int = 4096) -> list[Path]:
     """Convert every fold network with tf2onnx and check ONNX against Keras on ``check_events``
     random inputs (spread like the training data, through the model's own standardisation)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    backend.configure()
     try:
         import onnxruntime as ort
         import tensorflow as tf

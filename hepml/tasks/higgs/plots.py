@@ -75,20 +75,22 @@ def plot_scores(s: BundleScores, out: Path) -> list[Path]:
 
 
 def plot_reliability(s: BundleScores, out: Path, bins: int = 15) -> list[Path]:
-    """Reliability diagram: weighted fraction of signal per bin of predicted probability."""
+    """Reliability diagram: weighted fraction of signal per bin of predicted probability, with the
+    weights of the bundle's calibration prior (the convention its calibrated score follows)."""
+    weight = s.calibration_weight
     with figure(figsize=(7, 7)) as (fig, ax):
         edges = np.linspace(0, 1, bins + 1)
         centres = 0.5 * (edges[1:] + edges[:-1])
         for values, label in ((s.raw, "uncalibrated"), (s.score, "calibrated")):
             idx = np.minimum((np.clip(values, 0, 1) * bins).astype(int), bins - 1)
-            wsum = np.bincount(idx, s.weight, bins)
+            wsum = np.bincount(idx, weight, bins)
             frac = np.divide(
-                np.bincount(idx, s.weight * s.label, bins), wsum, out=np.full(bins, np.nan), where=wsum != 0
+                np.bincount(idx, weight * s.label, bins), wsum, out=np.full(bins, np.nan), where=wsum != 0
             )
             ax.plot(centres, frac, "o-", label=label)
         ax.plot([0, 1], [0, 1], color="grey", ls=":", label="perfect")
         ax.set_xlabel("predicted signal probability")
-        ax.set_ylabel("observed signal fraction")
+        ax.set_ylabel(f"observed signal fraction ({s.prior} prior)")
         ax.legend(fontsize=12)
         return save(fig, out, f"reliability_{s.name}")
 
