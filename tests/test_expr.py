@@ -113,3 +113,49 @@ def test_neutrino_satisfies_w_mass_constraint(rng: np.random.Generator) -> None:
 def test_evaluation_error_names_the_expression() -> None:
     with pytest.raises(ExpressionError, match="features.x.*evaluation failed"):
         Expression("Jet_pt + Jet_pt[:, :1]", context="features.x").evaluate(ARRAYS)
+
+
+def _mass(*vectors: tuple[float, float, float, float]) -> float:
+    px, py, pz, e = (sum(v[i] for v in vectors) for i in range(4))
+    return float(np.sqrt(max(e * e - px * px - py * py - pz * pz, 0.0)))
+
+
+def test_combinatorics_against_a_hand_computation_on_hzz(hzz: str) -> None:
+    """pairs, combinations, best, argmin/argmax and masks on the real uproot-HZZ.root muons and jets,
+    against explicit loops over itertools.combinations."""
+    import itertools
+
+    import uproot
+
+    arrays = uproot.open(hzz)["events"].arrays()[:300]
+    muons = "p4xyz(Muon_Px, Muon_Py, Muon_Pz, Muon_E)"
+    jets = "p4xyz(Jet_Px, Jet_Py, Jet_Pz, Jet_E)"
+    pair_masses = Expression(f"mass(pairs({muons}))").evaluate(arrays)
+    z = Expression(f"mass(best(pairs({muons}), abs(mass(pairs({muons})) - 91.19)))").evaluate(arrays)
+    trijets = Expression(f"mass(combinations({jets}, 3))").evaluate(arrays)
+    hardest_isolated = Expression("Muon_Px[Muon_Iso < 1][argmax(Muon_E[Muon_Iso < 1])][:, 0]").evaluate(arrays)
+    checked = 0
+    for i in range(len(arrays)):
+        mu = list(zip(*(arrays[f"Muon_{c}"][i].tolist() for c in ("Px", "Py", "Pz", "E"))))
+        expected = [_mass(a, b) for a, b in itertools.combinations(mu, 2)]
+        np.testing.assert_allclose(pair_masses[i].tolist(), expected, rtol=1e-5)
+        if expected:
+            assert z[i] == pytest.approx(min(expected, key=lambda m: abs(m - 91.19)), rel=1e-5)
+            checked += 1
+        else:
+            assert z[i] is None
+        jet = list(zip(*(arrays[f"Jet_{c}"][i].tolist() for c in ("Px", "Py", "Pz", "E"))))
+        np.testing.assert_allclose(trijets[i].tolist(), [_mass(*c) for c in itertools.combinations(jet, 3)], rtol=1e-5)
+        isolated = zip(arrays["Muon_E"][i], arrays["Muon_Px"][i], arrays["Muon_Iso"][i])
+        iso = [(e, px) for e, px, isolation in isolated if isolation < 1]
+        assert hardest_isolated[i] == (max(iso)[1] if iso else None)
+    assert checked > 150  # events with two or more muons
+
+
+def test_combinatorics_refuse_what_they_cannot_do() -> None:
+    with pytest.raises(ExpressionError, match="n from 2 to 5"):
+        ev("combinations(Jet_pt, 7)")
+    with pytest.raises(ExpressionError, match="a list of objects per event"):
+        ev("pairs(MET_px)")
+    assert ev("argmin(Jet_pt)").tolist() == [[2], [0], [None]]
+    assert ev("sum(pairs(Jet_pt))").tolist() == [200.0, 0.0, 0.0]  # (50+30) + (50+20) + (30+20)

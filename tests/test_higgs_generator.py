@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import awkward as ak
@@ -106,13 +107,18 @@ def test_higgs_feature_definitions_by_hand(higgs_files: dict[str, Path]) -> None
     table = FeatureTable.concat(spec.iter_tables(str(higgs_files["signal"])))
     raw = uproot.open(higgs_files["signal"])["Events"].arrays()
     col = {n: table.X[:, i] for i, n in enumerate(table.names)}
-    for i in range(50):
+    more_than_four = 0
+    for i in range(100):
         pt, eta, phi, m, btag = (
-            np.asarray(raw[f"Jet_{c}"][i][:4], float) for c in ("pt", "eta", "phi", "mass", "btag")
+            np.asarray(raw[f"Jet_{c}"][i], float) for c in ("pt", "eta", "phi", "mass", "btag")
         )
-        jets = [vector.obj(pt=pt[j], eta=eta[j], phi=phi[j], mass=m[j]) for j in range(4)]
-        order = sorted(range(4), key=lambda j: -(btag[j] + 1e-4 * pt[j]))
-        b1, b2, q1, q2 = (jets[j] for j in order)
+        jets = [vector.obj(pt=pt[j], eta=eta[j], phi=phi[j], mass=m[j]) for j in range(len(pt))]
+        order = sorted(range(len(pt)), key=lambda j: -(btag[j] + 1e-4 * pt[j]))
+        b1, b2 = jets[order[0]], jets[order[1]]
+        # the hadronic W: of all pairs of the other jets, the one closest to the W mass
+        q1, q2 = min(itertools.combinations([jets[j] for j in order[2:]], 2),
+                     key=lambda pair: abs((pair[0] + pair[1]).mass - 80.4))
+        more_than_four += len(pt) > 4
         assert col["m_bb"][i] == pytest.approx((b1 + b2).mass, rel=1e-4)
         assert col["m_jj"][i] == pytest.approx((q1 + q2).mass, rel=1e-4)
         assert col["m_wbb"][i] == pytest.approx((q1 + q2 + b1 + b2).mass, rel=1e-4)
@@ -122,3 +128,4 @@ def test_higgs_feature_definitions_by_hand(higgs_files: dict[str, Path]) -> None
         assert col["m_lv"][i] >= 80.4 * (1 - 1e-4)  # the W-mass constraint, or above it
         assert col["jet1_pt"][i] == pytest.approx(pt[0]) and col["jet4_btag"][i] == btag[3]
         assert col["lepton_pt"][i] == pytest.approx(float(raw.Lepton_pt[i][0]))
+    assert more_than_four > 20  # the pair search over all jets was exercised

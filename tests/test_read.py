@@ -114,7 +114,7 @@ def test_empty_tree_is_documented_behaviour(tmp_path: Path) -> None:
     with uproot.recreate(path) as f:
         f.mktree("Events", {"x": np.float64})
     assert list(iterate(f"{path}:Events", ["x"])) == []
-    spec = FeatureSpec({"features": {"x2": "x * 2"}})
+    spec = FeatureSpec({"features": {"x2": "x * 2"}, "fold_key": "entry"})
     assert list(spec.iter_tables(f"{path}:Events")) == []
     out = write_friend(tmp_path / "friend.root", [], tree="scores", expected_entries=0)
     assert uproot.open(out)["scores"].num_entries == 0

@@ -245,12 +245,12 @@ def generate(process: str, n_events: int, **kwargs: Any) -> ak.Array:
     return ak.concatenate(chunks)
 
 
-FLAT_JETS = 4
+FLAT_JETS = 8  # slots; the generator's events have 4 to 8 jets
 FLAT_MISSING = -999.0  # what flat ntuples conventionally write into an unused object slot
 
 
 def flatten(chunk: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The same events in the *flat* layout many frameworks write: ``jet1_pt .. jet4_btag`` (unused
+    """The same events in the *flat* layout many frameworks write: ``jet1_pt .. jet8_btag`` (unused
     slots -999), ``njet``, ``lep_pt/eta/phi``, ``met``, ``met_phi``, ``mc_weight``; no event ids."""
     jets, lep = chunk["Jet"], chunk["Lepton"]
     out: dict[str, np.ndarray] = {"njet": ak.to_numpy(ak.num(jets)).astype(np.int32)}

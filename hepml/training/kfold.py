@@ -146,26 +146,9 @@ def assemble_bundle(
     events = table.event_id[fold_key]
     folds, roles = fold_of(events, k, seed), role_of(events, k, seed)
     raw = np.full(len(table), np.nan)
-    histories: dict[str, Any] = {}
-    losses: dict[str, dict[str, float]] = {}
-    trained_with: dict[str, Any] = {}
-    networks: list[str] = []
     with atomic_path(out) as folder:
         folder.mkdir()
-        for j, src in enumerate(Path(d) for d in fold_dirs):
-            with np.load(src / "scores.npz", allow_pickle=False) as data:
-                if not np.array_equal(data["event"], events[folds == j]):
-                    raise ConfigError(f"{src}: its scores are not those of fold {j} of these features "
-                                      f"(k={k}, seed={seed}); give the fold folders in order 0 .. {k - 1}")
-                raw[folds == j] = data["raw"]
-            histories[f"fold{j}"] = json.loads((src / "history.json").read_text())
-            fold_info = json.loads((src / "fold.json").read_text())
-            files = fold_info["files"]
-            losses[f"fold{j}"], trained_with = fold_info.get("loss", {}), fold_info.get("settings", {})
-            networks += [f for f in files if f.endswith(".keras")]
-            for name in [*files, "overtraining.npz", "importance.json"]:
-                if (src / name).exists():
-                    shutil.copy2(src / name, folder / name)
+        folds_info = _gather_folds([Path(d) for d in fold_dirs], folder, raw, events, folds, seed)
         cal_rows = roles == CALIBRATION
         y, w = table.label[cal_rows], table.weight[cal_rows]
         calibrator = make_calibrator(calibration).fit(raw[cal_rows], y, prior_weights(y, w, prior))
@@ -178,13 +161,35 @@ def assemble_bundle(
         config = dict(model_config or {})
         return write_bundle(
             folder, kind="keras" if scores_files else "baseline", model=model,
-            models=networks if scores_files else [], seed=seed, columns=list(table.names), k=k,
+            models=folds_info["networks"] if scores_files else [], seed=seed, columns=list(table.names), k=k,
             fold_key=_recorded_key(fold_key, spec_config), calibration_prior=parse_prior(prior),
             settings={"model": model, "model_config": config, "calibration": calibration, "k": k,
-                      "trained_with": trained_with},
-            losses=losses,
-            inputs=list(inputs or []), spec_config=spec_config or {}, calibrator=calibrator, history=histories,
-            training_data=dict(training_data or {}))
+                      "trained_with": folds_info["trained_with"]},
+            losses=folds_info["losses"], inputs=list(inputs or []), spec_config=spec_config or {},
+            calibrator=calibrator, history=folds_info["history"], training_data=dict(training_data or {}))
+
+
+def _gather_folds(fold_dirs: list[Path], folder: Path, raw: np.ndarray, events: np.ndarray, folds: np.ndarray,
+                  seed: int) -> dict[str, Any]:
+    """Copy the fold jobs' files into the bundle folder and their out-of-fold scores into ``raw``
+    (checked to be the scores of exactly the events of each fold); their histories, losses and settings."""
+    k = len(fold_dirs)
+    gathered: dict[str, Any] = {"history": {}, "losses": {}, "trained_with": {}, "networks": []}
+    for j, src in enumerate(fold_dirs):
+        with np.load(src / "scores.npz", allow_pickle=False) as data:
+            if not np.array_equal(data["event"], events[folds == j]):
+                raise ConfigError(f"{src}: its scores are not those of fold {j} of these features "
+                                  f"(k={k}, seed={seed}); give the fold folders in order 0 .. {k - 1}")
+            raw[folds == j] = data["raw"]
+        gathered["history"][f"fold{j}"] = json.loads((src / "history.json").read_text())
+        fold_info = json.loads((src / "fold.json").read_text())
+        gathered["losses"][f"fold{j}"] = fold_info.get("loss", {})
+        gathered["trained_with"] = fold_info.get("settings", {})
+        gathered["networks"] += [f for f in fold_info["files"] if f.endswith(".keras")]
+        for name in [*fold_info["files"], "overtraining.npz", "importance.json"]:
+            if (src / name).exists():
+                shutil.copy2(src / name, folder / name)
+    return gathered
 
 
 def _recorded_key(column: str, spec_config: dict[str, Any] | None) -> str:

@@ -1,0 +1,222 @@
+"""The functions of the expression language (the evaluator in :mod:`hepml.expr` calls them).
+
+Functions (``x`` jagged or flat; reductions act on the innermost jagged axis):
+
+=====================  ====================================================================
+``sqrt log exp abs``   element-wise maths; also ``sin cos tan arctan2 sinh cosh tanh``
+``minimum maximum``    element-wise minimum / maximum of two arrays
+``where(c, a, b)``     ``a`` where ``c`` else ``b``
+``min max sum mean``   reduce along the jagged axis (empty lists give None -> the fill value)
+``num(x)``             number of objects per event
+``any all``            boolean reductions along the jagged axis
+``first(x, n, fill=0)``first ``n`` objects per event, padded with ``fill``: an (events, n) array
+``sort argsort``       along the jagged axis, ``ascending=False`` by default
+``p4(pt, eta, phi, m)``four-vectors (``vector`` Momentum4D); ``p4xyz(px, py, pz, E)`` too
+``pt eta phi mass``    four-vector components (also as attributes: ``jets.pt``, ``e``/``energy``)
+``energy rapidity``    four-vector components
+``deltaR deltaphi``    between two four-vectors (broadcast like arithmetic)
+``vsum(v)``            sum of the four-vectors along the jagged axis
+``neutrino(l, met, metphi, mw=80.4)``  neutrino four-vector from the W-mass constraint,
+                       the smaller-|pz| root (real part where the discriminant is negative)
+``hash(a, b, ...)``    one well-mixed integer per event from the exact bits of its values: a
+                       fold key for ntuples without event numbers
+``stack(a, b, ...)``   per-event lists from flat per-object branches (``stack(jet1_pt, jet2_pt)``),
+                       so flat ntuples use the jagged functions above
+=====================  ====================================================================
+
+Combinatorics (objects per event as a jagged list; empty lists give None -> the fill value):
+
+=====================  ====================================================================
+``pairs(x)``           every pair of objects, as the *sum* of the two (for four-vectors the
+                       combined four-vector: ``mass(pairs(jets))`` are the dijet masses)
+``combinations(x, n)`` every n-combination, summed the same way (n from 2 to 5)
+``argmin argmax``      position of the smallest / largest value per event, as a one-element
+                       list, so ``x[argmin(y)]`` picks from ``x`` and ``[:, 0]`` unwraps it
+``best(x, key)``       ``x[argmin(key)][:, 0]``: the object of ``x`` with the smallest key
+=====================  ====================================================================
+
+Selecting objects by a mask is indexing: ``jets[Jet_btag < 0.5]``.  The hadronic W of a
+semileptonic ttbar or ttH event, the light-jet pair closest to the W mass, is one line::
+
+    best(pairs(light), abs(mass(pairs(light)) - 80.4))
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import vector
+
+from hepml.split import event_hash
+
+__all__ = ["FUNCTIONS", "KEYWORDS", "MAX_OBJECTS", "power"]
+
+MAX_OBJECTS = 1000
+MAX_COMBINATION = 5
+
+vector.register_awkward()
+
+
+def _reduce(fn: Callable[..., Any]) -> Callable[[Any], Any]:
+    def reducer(x: Any) -> Any:
+        return fn(x, axis=-1)
+
+    return reducer
+
+
+def _p4(pt: Any, eta: Any, phi: Any, mass: Any) -> ak.Array:
+    """Four-vectors stored in Cartesian form: sums are then plain additions, the costly part of
+    invariant masses; pt, eta, phi and mass are recomputed only when asked for."""
+    p = pt * np.cosh(eta)
+    return _p4xyz(pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), np.sqrt(p * p + mass * mass))
+
+
+def _p4xyz(px: Any, py: Any, pz: Any, energy: Any) -> ak.Array:
+    px, py, pz, energy = ak.broadcast_arrays(px, py, pz, energy)
+    return ak.zip({"px": px, "py": py, "pz": pz, "E": energy}, with_name="Momentum4D")
+
+
+def _vsum(v: ak.Array) -> ak.Array:
+    """Sum four-vectors along the jagged axis, component by component (robust for any layout)."""
+    return _p4xyz(*(ak.sum(getattr(v, c), axis=-1) for c in ("px", "py", "pz", "E")))
+
+
+def _neutrino(lep: ak.Array, met: Any, metphi: Any, mw: float = 80.4) -> ak.Array:
+    """Neutrino with pT = MET and pz from m(l nu) = mW; the smaller |pz| root is the usual choice."""
+    nx, ny = met * np.cos(metphi), met * np.sin(metphi)
+    lx, ly, lz, le = lep.px, lep.py, lep.pz, lep.E
+    lpt2 = lx**2 + ly**2
+    mu = 0.5 * mw**2 + lx * nx + ly * ny
+    a = mu * lz / lpt2
+    disc = a**2 - (le**2 * (nx**2 + ny**2) - mu**2) / lpt2
+    root = np.sqrt(np.maximum(disc, 0.0))
+    pz = np.where(np.abs(a - root) < np.abs(a + root), a - root, a + root)
+    pz = ak.where(disc > 0, pz, a)
+    energy = np.sqrt(nx**2 + ny**2 + pz**2)
+    return _p4xyz(nx, ny, pz, energy)
+
+
+_NUMBERS = (int, float, np.integer, np.floating)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def power(base: Any, exponent: Any) -> Any:
+    """``base ** exponent``; for two plain numbers, in float64 when an exact integer would exceed
+    64 bits, so that constant powers cannot hang or exhaust memory."""
+    if isinstance(base, _NUMBERS) and isinstance(exponent, _NUMBERS):
+        if _is_int(base) and _is_int(exponent) and (
+            exponent < 0 or abs(base) < 2 or exponent * math.log2(abs(base)) < 62
+        ):
+            return operator.pow(int(base), int(exponent))
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(np.power(np.float64(base), np.float64(exponent)))
+    return operator.pow(base, exponent)
+
+
+def _first(x: Any, n: int, fill: float = 0.0) -> ak.Array:
+    if not _is_int(n) or not 1 <= n <= MAX_OBJECTS:
+        raise ValueError(f"first(x, n) needs a whole number n from 1 to {MAX_OBJECTS}, got {n!r}")
+    padded = ak.pad_none(x, int(n), axis=-1, clip=True)
+    return ak.fill_none(padded, fill, axis=-1)
+
+
+def _sort(x: Any, ascending: bool = False) -> ak.Array:
+    return ak.sort(x, axis=-1, ascending=ascending)
+
+
+def _argsort(x: Any, ascending: bool = False) -> ak.Array:
+    return ak.argsort(x, axis=-1, ascending=ascending)
+
+
+def _hash(*values: Any) -> np.ndarray:
+    """splitmix64 chained over the values' bit patterns (integers as int64, the rest as float64), so
+    equal inputs give equal keys on every platform and nearby floats give unrelated ones."""
+    if any(isinstance(v, ak.Array) and v.ndim > 1 for v in values):
+        raise ValueError("hash() takes one number per event; index jagged values (x[:, 0])")
+    arrays = [np.ma.asarray(ak.to_numpy(v) if isinstance(v, ak.Array) else v) for v in values]
+    if not arrays or any(a.ndim > 1 for a in arrays):
+        raise ValueError("hash() takes one or more values with one number per event (index jagged ones: x[:, 0])")
+    if any(np.ma.getmaskarray(a).any() for a in arrays):
+        raise ValueError("hash() got a missing value (None); index objects every event has")
+    n = max((len(a) for a in arrays if a.ndim), default=1)
+    z = np.zeros(n, np.uint64)
+    for a in arrays:
+        data = np.broadcast_to(np.ma.getdata(a), (n,))
+        bits = data.astype(np.int64) if data.dtype.kind in "iub" else data.astype(np.float64)
+        z = event_hash(z ^ bits.view(np.uint64))
+    return (z >> np.uint64(1)).astype(np.int64)
+
+
+def _stack(*values: Any) -> ak.Array:
+    """One list per event of the given one-per-event values, in argument order."""
+    if not values or any(isinstance(v, ak.Array) and v.ndim > 1 for v in values):
+        raise ValueError("stack() takes one or more values with one number per event (flat branches)")
+    arrays = [ak.to_numpy(v) if isinstance(v, ak.Array) else np.asarray(v) for v in values]
+    n = max((len(a) for a in arrays if a.ndim), default=1)
+    columns = np.stack([np.broadcast_to(a, (n,)) for a in arrays], axis=1)
+    return ak.from_regular(ak.Array(columns))
+
+
+def _combinations(x: Any, n: int) -> ak.Array:
+    """Every n-combination of the objects of each event, summed (four-vectors: the combined one)."""
+    if not _is_int(n) or not 2 <= n <= MAX_COMBINATION:
+        raise ValueError(f"combinations(x, n) needs a whole number n from 2 to {MAX_COMBINATION}, got {n!r}")
+    if not isinstance(x, ak.Array) or x.ndim < 2:
+        raise ValueError("combinations() and pairs() take a list of objects per event (a jagged array)")
+    groups = ak.combinations(x, int(n), axis=1)
+    return functools.reduce(operator.add, (groups[str(i)] for i in range(int(n))))
+
+
+def _pairs(x: Any) -> ak.Array:
+    return _combinations(x, 2)
+
+
+def _arg(fn: Callable[..., Any]) -> Callable[[Any], ak.Array]:
+    def index(x: Any) -> ak.Array:
+        return fn(x, axis=-1, keepdims=True)
+
+    return index
+
+
+def _best(x: Any, key: Any) -> ak.Array:
+    """The object of ``x`` with the smallest ``key`` in each event (None where there is none)."""
+    chosen = x[ak.argmin(key, axis=-1, keepdims=True)]
+    return ak.firsts(chosen, axis=-1)
+
+
+def _component(name: str) -> Callable[[Any], Any]:
+    def get(v: Any) -> Any:
+        return getattr(v, name)
+
+    return get
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "sqrt": np.sqrt, "log": np.log, "exp": np.exp, "abs": np.abs, "sin": np.sin,
+    "cos": np.cos, "tan": np.tan, "arctan2": np.arctan2, "sinh": np.sinh, "cosh": np.cosh,
+    "tanh": np.tanh, "minimum": np.minimum, "maximum": np.maximum,
+    "where": ak.where,
+    "min": _reduce(ak.min), "max": _reduce(ak.max), "sum": _reduce(ak.sum),
+    "mean": _reduce(ak.mean), "any": _reduce(ak.any), "all": _reduce(ak.all),
+    "num": _reduce(ak.num),
+    "first": _first, "sort": _sort, "argsort": _argsort,
+    "p4": _p4, "p4xyz": _p4xyz, "vsum": _vsum, "neutrino": _neutrino, "hash": _hash, "stack": _stack,
+    "pairs": _pairs, "combinations": _combinations, "argmin": _arg(ak.argmin), "argmax": _arg(ak.argmax),
+    "best": _best,
+    "pt": _component("pt"), "eta": _component("eta"), "phi": _component("phi"),
+    "mass": _component("mass"), "energy": _component("E"), "rapidity": _component("rapidity"),
+    "deltaR": lambda a, b: a.deltaR(b), "deltaphi": lambda a, b: a.deltaphi(b),
+}
+KEYWORDS: dict[str, set[str]] = {
+    "first": {"fill"}, "sort": {"ascending"}, "argsort": {"ascending"}, "neutrino": {"mw"},
+}
+
