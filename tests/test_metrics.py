@@ -90,3 +90,15 @@ def test_iou() -> None:
     confusion = confusion_matrix(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 3)
     np.testing.assert_allclose(iou(confusion), [1.0, 0.5, 0.5])
     assert np.isnan(iou(confusion_matrix(np.array([0]), np.array([0]), 2))[1])
+
+
+def test_paired_bootstrap_of_an_auc_difference() -> None:
+    from hepml.metrics import bootstrap_auc, bootstrap_auc_difference
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 20000).astype(float)
+    a = y + rng.normal(size=20000)
+    b = a + 0.1 * rng.normal(size=20000)  # a slightly noisier copy: strongly correlated with a
+    assert bootstrap_auc_difference(y, a, a) == 0.0
+    paired = bootstrap_auc_difference(y, a, b)
+    assert 0 < paired < 0.3 * np.hypot(bootstrap_auc(y, a), bootstrap_auc(y, b))
