@@ -37,13 +37,16 @@ from hepml.errors import ConfigError, MissingBranchError, NonFiniteFeatureError,
 from hepml.expr import MAX_OBJECTS, Expression
 from hepml.features.foldkey import DEFAULT_FOLD_KEY, FOLD_KEY, FoldKey
 from hepml.features.table import FeatureTable
+from hepml.features.values import flat as _flat
+from hepml.features.values import number as _number
+from hepml.features.values import text as _text
 from hepml.io.read import Chunk, Source, iterate
 
 __all__ = ["Feature", "FeatureSpec", "FeatureTable", "RESERVED"]
 
 RESERVED = ("weight", "label", FOLD_KEY)
 MAX_DEFINE_DEPTH = 32  # definitions built on definitions: deeper chains are refused, not recursed into
-_FEATURE_KEYS = {"expr", "first", "fill", "mask"}
+_FEATURE_KEYS = {"expr", "first", "fill", "mask", "label", "unit"}
 _SPEC_KEYS = {"tree", "fill", "nan_policy", "nan_value", "cut", "define", "features", "groups",
               "weight", "label", "event_id", "fold_key", "version", "description"}
 
@@ -55,6 +58,8 @@ class Feature:
     first: int | None = None
     fill: float = 0.0
     mask: bool = False
+    label: str | None = None  # for axes and legends (LaTeX allowed); the name when absent
+    unit: str | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -133,7 +138,8 @@ class FeatureSpec:
         mask = value.get("mask", False)
         if not isinstance(mask, bool):
             raise ConfigError(f"{key}.mask: {mask!r} is not true or false")
-        return Feature(name, Expression(str(value["expr"]), context=key), first, fill, mask)
+        label, unit = (_text(value.get(k), f"{key}.{k}") for k in ("label", "unit"))
+        return Feature(name, Expression(str(value["expr"]), context=key), first, fill, mask, label, unit)
 
     def _check_columns(self) -> None:
         """Column names must be unique and must not hide the weight, label or an event identifier."""
@@ -197,6 +203,18 @@ class FeatureSpec:
     @property
     def columns(self) -> list[str]:
         return [c for f in self.features for c in f.columns]
+
+    def axis_label(self, column: str) -> str:
+        """The feature's ``label`` (numbered for ``first: N`` columns) and ``[unit]``, for figures."""
+        feature = next((f for f in self.features if column in f.columns), None)
+        if feature is None:
+            return column
+        i, text = feature.columns.index(column), feature.label or feature.name
+        if feature.first is not None:
+            text = f"{text} {i % feature.first + 1}" + (" present" if i >= feature.first else "")
+            if i >= feature.first:
+                return text
+        return f"{text} [{feature.unit}]" if feature.unit else text
 
     @property
     def id_columns(self) -> list[str]:
@@ -358,25 +376,3 @@ class FeatureSpec:
             np.zeros(0, np.float32),
             {k: np.zeros(0, np.int64) for k in self.id_columns},
         )
-
-
-def _number(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{key}: {value!r} is not a number")
-    return float(value)
-
-
-def _flat(value: Any, n: int, name: str, where: str) -> np.ndarray:
-    if isinstance(value, (int, float, np.integer, np.floating, np.bool_)) or (
-        isinstance(value, np.ndarray) and value.ndim == 0
-    ):
-        return np.full(n, float(value))
-    try:
-        out = np.asarray(ak.to_numpy(value) if isinstance(value, ak.Array) else value)
-        if out.dtype.kind not in "fiub":
-            raise TypeError(f"values of type {out.dtype}")
-    except (ValueError, TypeError) as err:
-        raise ConfigError(f"{where}: {name} is not one number per event ({' '.join(str(err).split())[:100]})") from None
-    if out.shape != (n,):
-        raise ConfigError(f"{where}: {name} has shape {out.shape}, expected one value per event ({n})")
-    return out

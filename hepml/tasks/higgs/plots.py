@@ -20,7 +20,7 @@ from hepml.plotting import figure, save
 from hepml.tasks.higgs.evaluate import BundleScores, ks_summary, load_scores
 
 __all__ = ["plot_roc", "plot_scores", "plot_reliability", "plot_features", "plot_correlations",
-           "plot_importance", "plot_history", "make_plots"]
+           "plot_importance", "plot_history", "make_plots", "ks_text", "feature_bins"]
 
 
 def plot_roc(scores: list[BundleScores], out: Path, reference: str | None = None) -> list[Path]:
@@ -65,8 +65,9 @@ def plot_scores(s: BundleScores, out: Path) -> list[Path]:
                 rows = train["train_label"] == cls
                 h, _ = np.histogram(train["train_score"][rows], bins, weights=train["train_weight"][rows], density=True)
                 centres = 0.5 * (bins[1:] + bins[:-1])
-                p = ks.get(name, {}).get("pvalue", float("nan"))
-                ax.plot(centres, h, "o", color=colour, ms=4, label=f"{name} (train), KS p = {p:.3f}")
+                test_ks = ks.get(name, {})
+                ax.plot(centres, h, "o", color=colour, ms=4,
+                        label=f"{name} (train), {ks_text(test_ks.get('statistic'), test_ks.get('pvalue'))}")
         ax.set_xlabel(f"{s.name} score (uncalibrated)")
         ax.set_ylabel("normalised events")
         ax.set_yscale("log")
@@ -95,8 +96,30 @@ def plot_reliability(s: BundleScores, out: Path, bins: int = 15) -> list[Path]:
         return save(fig, out, f"reliability_{s.name}")
 
 
-def plot_features(X: np.ndarray, y: np.ndarray, w: np.ndarray, names: list[str], out: Path) -> list[Path]:
-    """Input-feature distributions, signal against background, normalised."""
+def ks_text(statistic: float | None, pvalue: float | None) -> str:
+    """The KS result with the precision it has: p = 0.34, p = 2.1e-05, never 'p = 0.000'."""
+    if statistic is None or pvalue is None:
+        return "KS n/a"
+    shown = f"{pvalue:.2f}" if pvalue >= 0.01 else f"{pvalue:.1e}"
+    return f"KS D = {statistic:.3f}, p = {shown}"
+
+
+def feature_bins(values: np.ndarray) -> np.ndarray:
+    """Integer-centred bins for discrete features (counts, b-tag decisions), otherwise 40 bins over
+    the central 99 % (0.5 to 99.5 % quantiles), so a long tail does not squash the peak."""
+    finite = values[np.isfinite(values)]
+    distinct = np.unique(finite[: 100_000])
+    if len(distinct) <= 30 and np.all(distinct == np.round(distinct)):
+        return np.arange(distinct.min() - 0.5, distinct.max() + 1.5)
+    lo, hi = np.percentile(finite, [0.5, 99.5]) if len(finite) else (0.0, 1.0)
+    return np.linspace(lo, hi if hi > lo else lo + 1, 41)
+
+
+def plot_features(X: np.ndarray, y: np.ndarray, w: np.ndarray, names: list[str], out: Path,
+                  labels: list[str] | None = None) -> list[Path]:
+    """Input-feature distributions, signal against background, each class normalised to one;
+    axes labelled with the spec's ``label`` and ``unit`` (``labels``), the y axis per bin width."""
+    labels = labels or names
     ncol = 6
     nrow = int(np.ceil(len(names) / ncol))
     with figure(nrow, ncol, figsize=(4 * ncol, 3.2 * nrow)) as (fig, axes):
@@ -104,14 +127,14 @@ def plot_features(X: np.ndarray, y: np.ndarray, w: np.ndarray, names: list[str],
             if i >= len(names):
                 ax.axis("off")
                 continue
-            lo, hi = np.percentile(X[:, i], [0.5, 99.5])
-            bins = np.linspace(lo, hi if hi > lo else lo + 1, 40)
+            bins = feature_bins(X[:, i])
             for cls, colour, label in ((1, "tab:red", "signal"), (0, "tab:blue", "background")):
                 rows = y == cls
-                ax.hist(
-                    X[rows, i], bins, weights=w[rows], density=True, histtype="step", color=colour, lw=1.5, label=label
-                )
-            ax.set_xlabel(names[i], fontsize=11)
+                ax.hist(X[rows, i], bins, weights=w[rows] / np.sum(w[rows]), histtype="step", color=colour, lw=1.5,
+                        label=label)
+            ax.set_xlabel(labels[i], fontsize=11)
+            unit = labels[i].rsplit("[", 1)[1].rstrip("]") if labels[i].endswith("]") else ""
+            ax.set_ylabel(f"fraction / {bins[1] - bins[0]:.3g} {unit}".rstrip(), fontsize=10)
             ax.tick_params(labelsize=8)
         np.atleast_1d(axes).ravel()[0].legend(fontsize=9)
         fig.tight_layout()
@@ -165,7 +188,8 @@ def make_plots(
     if features:
         spec = load_spec(ref.path)
         table = read_features(features, spec.columns)
-        paths += plot_features(table.X, table.label, table.weight, table.names, out)
+        paths += plot_features(table.X, table.label, table.weight, table.names, out,
+                               [spec.axis_label(n) for n in table.names])
         paths += plot_correlations(table.X, table.label, table.names, out)
     for s in scores:
         for file, plot in (("importance.json", plot_importance), ("history.json", plot_history)):
