@@ -14,7 +14,7 @@ import numpy as np
 
 from hepml.bundle import load_spec
 from hepml.features.files import read_features
-from hepml.metrics import auc, bootstrap_auc, roc_curve
+from hepml.metrics import auc, bootstrap_auc, ece, roc_curve
 from hepml.models.registry import get_model
 from hepml.plotting import figure, save
 from hepml.tasks.higgs.evaluate import BundleScores, ks_summary, load_scores
@@ -51,25 +51,34 @@ def plot_roc(scores: list[BundleScores], out: Path, reference: str | None = None
         return save(fig, out, "roc")
 
 
+def weighted_fraction(values: np.ndarray, weights: np.ndarray, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bin fraction of the total weight and its uncertainty sqrt(sum w^2) / sum w."""
+    total = np.sum(weights)
+    counts, _ = np.histogram(values, bins, weights=weights)
+    sumw2, _ = np.histogram(values, bins, weights=weights**2)
+    return counts / total, np.sqrt(sumw2) / abs(total)
+
+
 def plot_scores(s: BundleScores, out: Path) -> list[Path]:
-    """Signal and background score distributions, train (fold-0 model) vs test, with KS p-values."""
+    """Signal and background score distributions, test (fold 0) as lines and the fold-0 model's
+    training events as points with their weighted uncertainties, and the KS test per class."""
     train = s.overtraining()
     ks = ks_summary(s)
     with figure(figsize=(8, 6)) as (fig, ax):
         bins = np.linspace(0, 1, 41)
+        centres = 0.5 * (bins[1:] + bins[:-1])
         for name, cls, colour in (("signal", 1, "tab:red"), ("background", 0, "tab:blue")):
             test = (s.fold == 0) & (s.label == cls)
-            ax.hist(s.raw[test], bins, weights=s.weight[test], density=True, histtype="step", color=colour, lw=2,
-                    label=f"{name} (test)")
+            fraction, _ = weighted_fraction(s.raw[test], s.weight[test], bins)
+            ax.stairs(fraction, bins, color=colour, lw=2, label=f"{name}, test ({int(test.sum())} events)")
             if train is not None:
                 rows = train["train_label"] == cls
-                h, _ = np.histogram(train["train_score"][rows], bins, weights=train["train_weight"][rows], density=True)
-                centres = 0.5 * (bins[1:] + bins[:-1])
+                h, err = weighted_fraction(train["train_score"][rows], train["train_weight"][rows], bins)
                 test_ks = ks.get(name, {})
-                ax.plot(centres, h, "o", color=colour, ms=4,
-                        label=f"{name} (train), {ks_text(test_ks.get('statistic'), test_ks.get('pvalue'))}")
-        ax.set_xlabel(f"{s.name} score (uncalibrated)")
-        ax.set_ylabel("normalised events")
+                ax.errorbar(centres, h, yerr=err, fmt="o", color=colour, ms=4,
+                            label=f"{name}, train: {ks_text(test_ks.get('statistic'), test_ks.get('pvalue'))}")
+        ax.set_xlabel(f"{s.name} network output (before calibration)")
+        ax.set_ylabel(f"fraction of events / {bins[1] - bins[0]:.3g}")
         ax.set_yscale("log")
         ax.legend(fontsize=11)
         return save(fig, out, f"scores_{s.name}")
@@ -77,22 +86,29 @@ def plot_scores(s: BundleScores, out: Path) -> list[Path]:
 
 def plot_reliability(s: BundleScores, out: Path, bins: int = 15) -> list[Path]:
     """Reliability diagram: weighted fraction of signal per bin of predicted probability, with the
-    weights of the bundle's calibration prior (the convention its calibrated score follows)."""
+    weights of the bundle's calibration prior (the convention its calibrated score follows), the
+    binomial uncertainty from each bin's effective number of events, the ECE in the legend and
+    the events per bin below."""
     weight = s.calibration_weight
-    with figure(figsize=(7, 7)) as (fig, ax):
+    with figure(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]}, figsize=(7, 8)) as (fig, (ax, hax)):
         edges = np.linspace(0, 1, bins + 1)
         centres = 0.5 * (edges[1:] + edges[:-1])
-        for values, label in ((s.raw, "uncalibrated"), (s.score, "calibrated")):
+        for values, label, marker in ((s.raw, "before calibration", "s"), (s.score, "calibrated", "o")):
             idx = np.minimum((np.clip(values, 0, 1) * bins).astype(int), bins - 1)
-            wsum = np.bincount(idx, weight, bins)
-            frac = np.divide(
-                np.bincount(idx, weight * s.label, bins), wsum, out=np.full(bins, np.nan), where=wsum != 0
-            )
-            ax.plot(centres, frac, "o-", label=label)
-        ax.plot([0, 1], [0, 1], color="grey", ls=":", label="perfect")
-        ax.set_xlabel("predicted signal probability")
-        ax.set_ylabel(f"observed signal fraction ({s.prior} prior)")
-        ax.legend(fontsize=12)
+            wsum, w2sum = np.bincount(idx, weight, bins), np.bincount(idx, weight**2, bins)
+            filled = wsum > 0
+            frac = np.divide(np.bincount(idx, weight * s.label, bins), wsum, out=np.full(bins, np.nan), where=filled)
+            n_eff = np.divide(wsum**2, w2sum, out=np.zeros(bins), where=w2sum > 0)
+            err = np.sqrt(np.clip(frac * (1 - frac), 0, None) / np.maximum(n_eff, 1))
+            ax.errorbar(centres[filled], frac[filled], yerr=err[filled], fmt=marker + "-", ms=5,
+                        label=f"{label}, ECE = {ece(s.label, values, weight):.4f}")
+            hax.stairs(np.bincount(idx, minlength=bins), edges, label=label)
+        ax.plot([0, 1], [0, 1], color="grey", ls=":", label="perfectly calibrated")
+        ax.set_ylabel("observed signal fraction", fontsize=20)
+        ax.legend(fontsize=11, title=f"{s.name}, {s.prior} class prior", title_fontsize=11)
+        hax.set_yscale("log")
+        hax.set_xlabel("predicted signal probability")
+        hax.set_ylabel("events / bin", fontsize=11)
         return save(fig, out, f"reliability_{s.name}")
 
 
