@@ -48,14 +48,17 @@ class ModelEntry:
     description: str
     scores_files: bool           # its bundles can score ntuples (Keras networks); else out-of-fold scores only
     early_stopping: bool         # validation events held out for it; else they join the training events
-    linestyle: str = "-"         # in ROC and score plots
+    display: str = ""            # what figures call it
+    colour: str = "black"        # one colour per model in every figure, whatever else is drawn
 
 
 MODELS: dict[str, ModelEntry] = {
-    "dnn": ModelEntry("dnn", "hepml.models.dense:fit_fold", "deep fully connected network (Keras)", True, True, "-"),
+    "dnn": ModelEntry("dnn", "hepml.models.dense:fit_fold", "deep fully connected network (Keras)", True, True,
+                      "DNN", "tab:blue"),
     "bdt": ModelEntry("bdt", "hepml.models.bdt:fit_fold_bdt", "boosted decision trees (scikit-learn)", False, False,
-                      "--"),
-    "xgb": ModelEntry("xgb", "hepml.models.bdt:fit_fold_xgb", "boosted decision trees (xgboost)", False, False, ":"),
+                      "BDT", "tab:orange"),
+    "xgb": ModelEntry("xgb", "hepml.models.bdt:fit_fold_xgb", "boosted decision trees (xgboost)", False, False,
+                      "XGBoost", "tab:green"),
 }
 
 

@@ -19,36 +19,77 @@ from hepml.models.registry import get_model
 from hepml.plotting import figure, save
 from hepml.tasks.higgs.evaluate import BundleScores, ks_summary, load_scores
 
-__all__ = ["plot_roc", "plot_scores", "plot_reliability", "plot_features", "plot_correlations",
+__all__ = ["display_name", "plot_roc", "plot_scores", "plot_reliability", "plot_features", "plot_correlations",
            "plot_importance", "plot_history", "make_plots", "ks_text", "feature_bins"]
 
 
-def plot_roc(scores: list[BundleScores], out: Path, reference: str | None = None) -> list[Path]:
-    """Background rejection 1/eps_B (log) against signal efficiency, with a ratio to the reference."""
+FEATURESET_STYLES = {"low": ":", "high": "--", "all": "-"}
+WORKING_POINTS = (0.5, 0.7, 0.9)
+
+
+def display_name(s: BundleScores) -> str:
+    """``DNN, all features``: what a note calls the model, not the bundle's folder name."""
+    return f"{get_model(s.model).display or s.model}, {s.featureset} features"
+
+
+def _rejection(s: BundleScores, grid: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    roc = roc_curve(s.label, s.raw, weight)
+    return 1.0 / np.clip(np.interp(grid, roc.eff_s, roc.eff_b), 1e-9, None)
+
+
+def _meaningful(s: BundleScores, grid: np.ndarray, rejection: np.ndarray, minimum: float = 10.0) -> np.ndarray:
+    """Points where at least ``minimum`` effective background events pass: below, 1/eps_B is noise."""
+    w = s.weight[s.label == 0]
+    n_eff = np.sum(w) ** 2 / np.sum(w**2)
+    return n_eff / rejection >= minimum
+
+
+def plot_roc(scores: list[BundleScores], out: Path, reference: str | None = None, *, replicas: int = 20) -> list[Path]:
+    """Background rejection 1/eps_B (log) against signal efficiency: colour per model, line style per
+    feature set, the working points marked on the reference, and a ratio panel to the reference with
+    a band of +-1 standard deviation from Poisson bootstrap replicas (the same replicas for both
+    curves: a paired uncertainty).  Each curve stops where fewer than 10 effective background events
+    pass.  Also a linear eps_B against eps_S version (``roc_linear``)."""
     ref = next((s for s in scores if s.name == reference), scores[0])
-    with figure(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]}, figsize=(8, 8)) as (fig, (ax, rax)):
-        grid = np.linspace(0.05, 1.0, 200)
-
-        def rejection(s: BundleScores) -> np.ndarray:
-            roc = roc_curve(s.label, s.raw, s.weight)
-            eff_b = np.interp(grid, roc.eff_s, roc.eff_b)
-            return 1.0 / np.clip(eff_b, 1e-6, None)
-
-        base = rejection(ref)
+    colours = {s.model: get_model(s.model).colour for s in scores}
+    grid = np.linspace(0.02, 1.0, 250)
+    rng = np.random.default_rng(0)
+    boots = [ref.weight * rng.poisson(1.0, len(ref.weight)) for _ in range(replicas)]
+    with figure(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.2]}, figsize=(8, 8)) as (fig, (ax, rax)):
+        base = _rejection(ref, grid, ref.weight)
         for s in scores:
-            rej = rejection(s)
-            style = get_model(s.model).linestyle
-            label = (f"{s.model.upper()} {s.featureset}: AUC = {auc(s.label, s.raw, s.weight):.4f}"
-                     f" ± {bootstrap_auc(s.label, s.raw, s.weight, n=20):.4f}")
-            ax.plot(grid, rej, label=label, lw=2, ls=style)
-            rax.plot(grid, rej / base, lw=2, ls=style)
+            rej = _rejection(s, grid, s.weight)
+            ok = _meaningful(s, grid, rej)
+            style = {"color": colours[s.model], "ls": FEATURESET_STYLES.get(s.featureset, "-"), "lw": 2}
+            label = (f"{display_name(s)}: AUC {auc(s.label, s.raw, s.weight):.4f}"
+                     f" ± {bootstrap_auc(s.label, s.raw, s.weight, n=replicas):.4f}")
+            ax.plot(grid[ok], rej[ok], label=label, **style)
+            rax.plot(grid[ok], (rej / base)[ok], **style)
+            if s is not ref and len(s.label) == len(ref.label):  # the same events: a paired band
+                spread = np.std([_rejection(s, grid, w) / _rejection(ref, grid, w) for w in boots], axis=0)
+                rax.fill_between(grid[ok], (rej / base - spread)[ok], (rej / base + spread)[ok],
+                                 color=colours[s.model], alpha=0.2, lw=0)
+        for eff in WORKING_POINTS:
+            value = float(np.interp(eff, grid, base))
+            ax.plot([eff], [value], "k*", ms=10)
+            ax.annotate(f"{value:.1f}", (eff, value), textcoords="offset points", xytext=(6, 6), fontsize=11)
         ax.set_yscale("log")
         ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
-        ax.legend(fontsize=11, loc="upper right")
+        ax.legend(fontsize=10, loc="upper right", title=r"$\star$: working points of the reference", title_fontsize=10)
         rax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
-        rax.set_ylabel(f"ratio to {ref.name}", fontsize=12)
+        rax.set_ylabel(f"ratio to\n{display_name(ref)}", fontsize=11)
         rax.axhline(1.0, color="grey", lw=1)
-        return save(fig, out, "roc")
+        paths = save(fig, out, "roc")
+    with figure(figsize=(7, 7)) as (fig, ax):
+        for s in scores:
+            roc = roc_curve(s.label, s.raw, s.weight)
+            ax.plot(roc.eff_s, roc.eff_b, color=colours[s.model], ls=FEATURESET_STYLES.get(s.featureset, "-"), lw=2,
+                    label=display_name(s))
+        ax.plot([0, 1], [0, 1], color="grey", ls=":", label="random")
+        ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
+        ax.set_ylabel(r"Background efficiency $\varepsilon_B$")
+        ax.legend(fontsize=11)
+        return paths + save(fig, out, "roc_linear")
 
 
 def weighted_fraction(values: np.ndarray, weights: np.ndarray, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
