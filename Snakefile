@@ -7,6 +7,9 @@ min_version("9.0")
 configfile: "workflows/config/default.yaml"
 
 
+report: "workflows/report/workflow.rst"
+
+
 include: "workflows/rules/common.smk"
 include: "workflows/rules/higgs.smk"
 include: "workflows/rules/cosmic.smk"
@@ -18,4 +21,16 @@ rule all:
         higgs_targets(),
         cosmic_targets(),
         dann_targets(),
+        "results/config.json",
     default_target: True
+
+
+# the resolved configuration next to the results, and in `snakemake --report report.html`
+rule record_config:
+    output:
+        report("results/config.json", caption="workflows/report/config.rst", category="Configuration"),
+    params:
+        text=json.dumps(config, indent=2, sort_keys=True),
+    localrule: True
+    shell:
+        "printf '%s\\n' {params.text:q} > {output:q}"

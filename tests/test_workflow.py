@@ -109,6 +109,15 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
     assert not list((work / "results").rglob(".*.tmp-*"))
     again = _snakemake(work, "-n", "--cores", "2", "--configfile", "small.yaml")
     assert "Nothing to be done" in again.stdout + again.stderr
+    assert "cuInit" not in run.stdout + run.stderr + "".join(p.read_text() for p in (work / "logs").rglob("*.log"))
+    report = _snakemake(work, "--report", "report.html", "--configfile", "small.yaml")
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (work / "report.html").read_text()
+    for figure in ("roc.png", "roc_linear.png", "reliability_dnn_all.png", "event_display_0.png", "dann_scores.png"):
+        assert figure in html, figure
+    for caption in ("working points of the reference", "event displays", "Domain adaptation"):
+        assert caption in html, caption
+    assert "metrics.json" in html and "config.json" in html  # the metrics and the configuration
 
 
 def test_user_ntuples_from_a_sample_sheet(tmp_path: Path) -> None:

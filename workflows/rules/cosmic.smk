@@ -74,8 +74,9 @@ rule cosmic_evaluate:
         events="results/cosmic/events/test.root",
         scores="results/cosmic/scores/test.root",
     output:
-        metrics="results/cosmic/metrics.json",
-        displays=directory("results/cosmic/displays"),
+        metrics=report("results/cosmic/metrics.json", caption="../report/cosmic.rst", category="Cosmic"),
+        displays=report(directory("results/cosmic/displays"), patterns=["{name}.png"], caption="../report/cosmic.rst",
+                        category="Cosmic"),
     params:
         shape=cosmic_shape(),
         threshold=COSMIC["threshold"] if COSMIC else 0.5,

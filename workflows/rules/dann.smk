@@ -51,7 +51,8 @@ rule dann_higgs:
         target=expand("results/dann/higgs/features/{process}.root", process=["signal", "background"]),
         spec=HIGGS["spec"],
     output:
-        run=directory("results/dann/higgs/run"),
+        run=report(directory("results/dann/higgs/run"), patterns=["plots/{name}.png"], caption="../report/dann.rst",
+                   category="DANN", subcategory="Higgs"),
     params:
         group=DANN.get("higgs", {}).get("featureset", "all"),
         dnn=as_json_arg(DANN.get("higgs", {}).get("dnn")),
@@ -104,7 +105,8 @@ rule dann_lartpc:
         target_train="results/dann/lartpc/events/target_train.root",
         target_test="results/dann/lartpc/events/target_test.root",
     output:
-        run=directory("results/dann/lartpc/run"),
+        run=report(directory("results/dann/lartpc/run"), patterns=["plots/{name}.png"], caption="../report/dann.rst",
+                   category="DANN", subcategory="LArTPC"),
     params:
         shape=dann_lartpc_shape(),
         uresnet=as_json_arg(DANN_LARTPC.get("uresnet")),
@@ -130,7 +132,7 @@ rule dann_metrics:
     input:
         unpack(dann_runs),
     output:
-        metrics="results/dann/metrics.json",
+        metrics=report("results/dann/metrics.json", caption="../report/dann.rst", category="DANN"),
     params:
         parts=lambda wc, input: [f"{task}={path}/metrics.json" for task, path in input.items()],
     conda:

@@ -128,7 +128,7 @@ rule higgs_evaluate:
     input:
         bundles=expand("results/higgs/models/{bundle}", bundle=HIGGS_BUNDLES),
     output:
-        metrics="results/higgs/metrics.json",
+        metrics=report("results/higgs/metrics.json", caption="../report/higgs_metrics.rst", category="Higgs"),
     params:
         reference=HIGGS["reference"],
     conda:
@@ -147,7 +147,8 @@ rule higgs_plot:
         bundles=expand("results/higgs/models/{bundle}", bundle=HIGGS_BUNDLES),
         features=HIGGS_FEATURES,
     output:
-        plots=directory("results/higgs/plots"),
+        plots=report(directory("results/higgs/plots"), patterns=["{name}.png"], caption="../report/higgs_plots.rst",
+                     category="Higgs"),
     params:
         reference=HIGGS["reference"],
     conda:
