@@ -61,3 +61,25 @@ def test_the_demo_specs_label_every_feature() -> None:
 def test_label_and_unit_must_be_text() -> None:
     with pytest.raises(ConfigError, match=r"features.x.unit: 5 is not text"):
         FeatureSpec({"features": {"x": {"expr": "a", "unit": 5}}})
+
+
+@pytest.mark.parametrize("experiment", ["none", "ATLAS", "CMS", "LHCb", "ALICE"])
+def test_experiment_label_above_every_saved_figure(tmp_path: Path, experiment: str) -> None:
+    from hepml.plotting import ExperimentLabel, figure, labelled, save
+
+    style = ExperimentLabel(experiment=experiment, label="Simulation Internal", energy="13.6 TeV", lumi="62 fb$^{-1}$")
+    with labelled(style), figure() as (fig, ax):
+        ax.plot([0, 1], [0, 1])
+        assert [p.name for p in save(fig, tmp_path, "f")] == ["f.pdf", "f.png"]
+        texts = " ".join(t.get_text() for t in [*ax.texts, ax.title, ax._left_title, ax._right_title])
+    assert "Simulation Internal" in texts and "62 fb$^{-1}$ (13.6 TeV)" in texts
+    assert (experiment in texts) == (experiment != "none")
+    with figure() as (fig, ax):  # outside the block: no label
+        save(fig, tmp_path, "g")
+        assert not ax.texts and not ax._left_title.get_text()
+
+
+def test_plot_label_option_is_checked() -> None:
+    from hepml.cli import main
+
+    assert main(["--plot-label", '{"experiment": "DELPHI"}', "inspect", str(SPEC)]) == 1

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from hepml import __version__
 from hepml.cli import cosmic, dann, data, higgs
+from hepml.cli.common import json_arg
 
 __all__ = ["main", "build_parser"]
 
@@ -28,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="ROOT ntuples -> features -> classifiers -> calibrated scores.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     parser.add_argument("--version", action="version", version=f"hepml {__version__}")
+    parser.add_argument("--plot-label", type=json_arg, default={}, metavar="JSON",
+                        help='text above every figure, e.g. \'{"experiment": "CMS", "label": "Simulation Preliminary", '
+                             '"energy": "13.6 TeV", "lumi": "62 fb$^{-1}$"}\' (experiment: none, ATLAS, CMS, LHCb, '
+                             'ALICE; default: neutral "Simulation", "13 TeV")')
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
 
     def verb(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
@@ -48,7 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
-        return int(args.func(args))
+        from hepml.plotting import ExperimentLabel, labelled
+
+        with labelled(ExperimentLabel.from_dict(args.plot_label)):
+            return int(args.func(args))
     except Exception as err:
         from hepml.errors import HepmlError
 

@@ -9,12 +9,53 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-__all__ = ["figure", "save", "STYLE"]
+from hepml.settings import Settings
+
+__all__ = ["figure", "save", "STYLE", "ExperimentLabel", "EXPERIMENTS", "experiment_label", "labelled"]
 
 STYLE = "ROOT"
+EXPERIMENTS = ("none", "ATLAS", "CMS", "LHCb", "ALICE")
+
+
+@dataclass(frozen=True)
+class ExperimentLabel(Settings):
+    """The text above every figure: ``experiment`` (mplhep's own label for ATLAS, CMS, LHCb or
+    ALICE; ``none``, the default, writes neutral text), ``label`` ("Simulation Internal"), the
+    centre-of-mass ``energy`` and ``lumi`` (e.g. "139 fb$^{-1}$")."""
+
+    what: ClassVar[str] = "plots"
+    experiment: str = "none"
+    label: str = "Simulation"
+    energy: str = "13 TeV"
+    lumi: str = ""
+
+    def __post_init__(self) -> None:
+        if self.experiment not in EXPERIMENTS:
+            raise ValueError(f"plots.experiment: {self.experiment!r}; choose one of {', '.join(EXPERIMENTS)}")
+
+    @property
+    def right(self) -> str:
+        return f"{self.lumi} ({self.energy})" if self.lumi and self.energy else self.lumi or self.energy
+
+
+def experiment_label(ax: Any, style: ExperimentLabel | None) -> None:
+    """Write ``style`` above ``ax`` (nothing when ``style`` is None)."""
+    if style is None:
+        return
+    if style.experiment == "none":
+        ax.set_title(style.label, loc="left", fontsize=16, fontstyle="italic")
+        ax.set_title(style.right, loc="right", fontsize=16)
+        return
+    import mplhep
+
+    # data=True: mplhep would otherwise prepend its own "Simulation" to the configured label
+    mplhep.label.exp_label(exp=style.experiment, text=style.label, rlabel=style.right, loc=0, data=True, fontsize=16,
+                           ax=ax)
 
 
 @contextmanager
@@ -31,9 +72,27 @@ def figure(*args: Any, **kwargs: Any) -> Iterator[tuple[Any, Any]]:
             plt.close(fig)
 
 
+_ACTIVE_LABEL: ContextVar[ExperimentLabel | None] = ContextVar("hepml_experiment_label", default=None)
+
+
+@contextmanager
+def labelled(style: ExperimentLabel | None) -> Iterator[None]:
+    """Every figure :func:`save` writes inside this block carries ``style`` above its first axes,
+    so a task's plotting code needs no label argument threaded through each function."""
+    token = _ACTIVE_LABEL.set(style)
+    try:
+        yield
+    finally:
+        _ACTIVE_LABEL.reset(token)
+
+
 def save(fig: Any, out: Path, name: str) -> list[Path]:
-    """``out/name.pdf`` and ``out/name.png``, each written atomically."""
+    """``out/name.pdf`` and ``out/name.png``, each written atomically, with the active experiment
+    label (:func:`labelled`) above the first axes."""
     from hepml.io.atomic import atomic_path
+
+    if fig.axes:
+        experiment_label(fig.axes[0], _ACTIVE_LABEL.get())
 
     out.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -42,6 +42,9 @@ def as_json_arg(value):
     return json.dumps(value or {})
 
 
+PLOT_LABEL = as_json_arg(config.get("plots"))  # `hepml --plot-label` of every rule that draws figures
+
+
 def stem(path):
     return os.path.splitext(os.path.basename(path))[0]
 

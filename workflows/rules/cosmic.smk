@@ -78,6 +78,7 @@ rule cosmic_evaluate:
         displays=report(directory("results/cosmic/displays"), patterns=["{name}.png"], caption="../report/cosmic.rst",
                         category="Cosmic"),
     params:
+        label=PLOT_LABEL,
         shape=cosmic_shape(),
         threshold=COSMIC["threshold"] if COSMIC else 0.5,
     conda:
@@ -88,6 +89,6 @@ rule cosmic_evaluate:
         mem_mb=4000,
         runtime=15,
     shell:
-        "hepml evaluate-segmentation --truth {input.events:q} --scores {input.scores:q} --shape={params.shape:q}"
+        "hepml --plot-label={params.label:q} evaluate-segmentation --truth {input.events:q} --scores {input.scores:q} --shape={params.shape:q}"
         " --threshold={params.threshold:q} --bundle {input.bundle:q} --displays {output.displays:q}"
         " --out {output.metrics:q} > {log:q} 2>&1"

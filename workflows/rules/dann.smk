@@ -54,6 +54,7 @@ rule dann_higgs:
         run=report(directory("results/dann/higgs/run"), patterns=["plots/{name}.png"], caption="../report/dann.rst",
                    category="DANN", subcategory="Higgs"),
     params:
+        label=PLOT_LABEL,
         group=DANN.get("higgs", {}).get("featureset", "all"),
         dnn=as_json_arg(DANN.get("higgs", {}).get("dnn")),
         dann=as_json_arg(DANN.get("higgs", {}).get("dann")),
@@ -69,7 +70,7 @@ rule dann_higgs:
         gpu=1,
         request_gpus=1,
     shell:
-        "hepml dann-higgs --source {input.source:q} --target {input.target:q} --spec {input.spec:q} --group={params.group:q}"
+        "hepml --plot-label={params.label:q} dann-higgs --source {input.source:q} --target {input.target:q} --spec {input.spec:q} --group={params.group:q}"
         " --dnn-config={params.dnn:q} --dann-config={params.dann:q} --seed={params.seed:q} --out {output.run:q} > {log:q} 2>&1"
 
 
@@ -108,6 +109,7 @@ rule dann_lartpc:
         run=report(directory("results/dann/lartpc/run"), patterns=["plots/{name}.png"], caption="../report/dann.rst",
                    category="DANN", subcategory="LArTPC"),
     params:
+        label=PLOT_LABEL,
         shape=dann_lartpc_shape(),
         uresnet=as_json_arg(DANN_LARTPC.get("uresnet")),
         dann=as_json_arg(DANN_LARTPC.get("dann")),
@@ -123,7 +125,7 @@ rule dann_lartpc:
         gpu=1,
         request_gpus=1,
     shell:
-        "hepml dann-lartpc --source-train {input.source_train:q} --source-test {input.source_test:q}"
+        "hepml --plot-label={params.label:q} dann-lartpc --source-train {input.source_train:q} --source-test {input.source_test:q}"
         " --target-train {input.target_train:q} --target-test {input.target_test:q} --shape={params.shape:q}"
         " --model-config={params.uresnet:q} --dann-config={params.dann:q} --seed={params.seed:q} --out {output.run:q} > {log:q} 2>&1"
 

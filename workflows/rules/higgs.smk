@@ -150,6 +150,7 @@ rule higgs_plot:
         plots=report(directory("results/higgs/plots"), patterns=["{name}.png"], caption="../report/higgs_plots.rst",
                      category="Higgs"),
     params:
+        label=PLOT_LABEL,
         reference=HIGGS["reference"],
     conda:
         "../envs/hepml.yaml"
@@ -159,5 +160,5 @@ rule higgs_plot:
         mem_mb=3000,
         runtime=10,
     shell:
-        "hepml plot {input.bundles:q} --features {input.features:q} --reference={params.reference:q}"
+        "hepml --plot-label={params.label:q} plot {input.bundles:q} --features {input.features:q} --reference={params.reference:q}"
         " --out {output.plots:q} > {log:q} 2>&1"
