@@ -104,7 +104,7 @@ def evaluate(bundles: list[str], out: str | os.PathLike[str], *, reference: str 
     return metrics
 
 
-OVERTRAINING_GAP = 0.02  # test loss above train loss by more than 2 % ...
+OVERTRAINING_GAP = 0.05  # test loss above train loss by more than 5 % ... (at 2 % every demo model was flagged)
 OVERTRAINING_P = 0.01  # ... and train and test score distributions differ (KS p-value below 1 %)
 
 
