@@ -31,6 +31,10 @@ rule record_config:
         report("results/config.json", caption="workflows/report/config.rst", category="Configuration"),
     params:
         text=json.dumps(config, indent=2, sort_keys=True),
+    log:
+        "logs/record_config.log",
+    conda:
+        "workflows/envs/hepml.yaml"
     localrule: True
     shell:
-        "printf '%s\\n' {params.text:q} > {output:q}"
+        "printf '%s\\n' {params.text:q} > {output:q} 2> {log:q}"
