@@ -81,16 +81,10 @@ class Scorer:
     def fold_keys(self, arrays: ak.Array, *, where: str, entries: np.ndarray | None, file: str | None
                   ) -> np.ndarray | None:
         """Each event's fold key, or None when these events do not carry it."""
-        key = self.spec.fold_key
         if any(b not in arrays.fields for b in self.spec.fold_key_branches()) or (
-                key.expr is None and (entries is None or file is None)):
+                self.spec.fold_key.expr is None and (entries is None or file is None)):
             return None
-        defines = self.spec.defines
-
-        def lookup(name: str) -> Any:
-            return defines[name].evaluate(lookup) if name in defines else arrays[name]
-
-        return key.evaluate(lookup, len(arrays), entries=entries, file=file, where=where)
+        return self.spec.fold_keys(arrays, where=where, entries=entries, file=file)
 
     def predict_raw(self, X: np.ndarray, events: np.ndarray | None) -> np.ndarray:
         """Uncalibrated network output: the fold network of each event's fold key, or the mean of

@@ -136,3 +136,30 @@ def test_flat_layout_spec_gives_the_nanoaod_features(tmp_path: Path) -> None:
     np.testing.assert_array_equal(a.X, b.X)
     np.testing.assert_array_equal(a.weight, b.weight)
     assert len(np.unique(b.event_id[FOLD_KEY])) == 1500
+
+
+def test_cli_refusal_of_a_missing_fold_key_leaves_nothing(tmp_path: Path, hzz: str) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(hzz_spec()))
+    out = subprocess.run([sys.executable, "-m", "hepml.cli", "features", hzz, "--spec", str(spec), "--label=1",
+                          "--out", str(tmp_path / "f.root")], capture_output=True, text=True)
+    lines = [line for line in out.stderr.splitlines() if line.startswith("hepml ")]
+    assert out.returncode == 1 and len(lines) == 1 and "Traceback" not in out.stderr
+    assert "no branch 'event'" in lines[0] and "fold_key (event, the default)" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml"]
+
+
+def test_stack_takes_flat_values_only() -> None:
+    import awkward as ak
+
+    from hepml.errors import ExpressionError
+
+    with pytest.raises(ExpressionError, match="stack\\(\\) takes one or more values with one number per event"):
+        parse("stack(x, y)").evaluate({"x": ak.Array([[1.0], [2.0, 3.0]]), "y": np.array([1.0, 2.0])})
+    assert parse("stack(x, y)").evaluate({"x": np.array([1.0, 2.0]), "y": np.array([3.0, 4.0])}).tolist() == [
+        [1.0, 3.0], [2.0, 4.0]]

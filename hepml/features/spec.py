@@ -25,7 +25,7 @@ with ``mask: true``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -265,6 +265,23 @@ class FeatureSpec:
         the entry a user can look up (and ``fold_key: entry`` can use them); ``features_only`` skips
         the weight, label, event identifiers and fold key (scoring data that has none of them).
         """
+        fields = set(arrays.fields) if isinstance(arrays, ak.Array) else set(arrays)
+        lookup = self._lookup(arrays, where)
+        n = len(arrays) if isinstance(arrays, ak.Array) else len(arrays[next(iter(fields))]) if fields else 0
+        rows = np.arange(n) if entries is None else np.asarray(entries)
+        # column-major float32: each feature is written contiguously, with no float64 intermediate
+        X = np.empty((n, len(self.columns)), dtype=np.float32, order="F")
+        i = 0
+        for feature in self.features:
+            for column in self._columns(feature, feature.expr.evaluate(lookup), n, where, rows):
+                X[:, i] = column
+                i += 1
+        if features_only:
+            return FeatureTable(X, self.columns, np.ones(n), np.full(n, np.nan, np.float32))
+        return FeatureTable(X, self.columns, *self._event_columns(lookup, n, label, where, entries, file))
+
+    def _lookup(self, arrays: Any, where: str) -> Callable[[str], Any]:
+        """Branches of ``arrays`` and the spec's definitions by name, each evaluated once."""
         cache: dict[str, Any] = {}
         fields = set(arrays.fields) if isinstance(arrays, ak.Array) else set(arrays)
 
@@ -281,18 +298,13 @@ class FeatureSpec:
                 )
             return cache[name]
 
-        n = len(arrays) if isinstance(arrays, ak.Array) else len(arrays[next(iter(fields))]) if fields else 0
-        rows = np.arange(n) if entries is None else np.asarray(entries)
-        # column-major float32: each feature is written contiguously, with no float64 intermediate
-        X = np.empty((n, len(self.columns)), dtype=np.float32, order="F")
-        i = 0
-        for feature in self.features:
-            for column in self._columns(feature, feature.expr.evaluate(lookup), n, where, rows):
-                X[:, i] = column
-                i += 1
-        if features_only:
-            return FeatureTable(X, self.columns, np.ones(n), np.full(n, np.nan, np.float32))
-        return FeatureTable(X, self.columns, *self._event_columns(lookup, n, label, where, entries, file))
+        return lookup
+
+    def fold_keys(self, arrays: Any, *, where: str = "input", entries: np.ndarray | None = None,
+                  file: str | None = None) -> np.ndarray:
+        """The fold key of each event of ``arrays`` (as :meth:`build` computes it for feature files)."""
+        n = len(arrays) if isinstance(arrays, ak.Array) else len(next(iter(arrays.values())))
+        return self.fold_key.evaluate(self._lookup(arrays, where), n, entries=entries, file=file, where=where)
 
     def _event_columns(self, lookup: Any, n: int, label: float | None, where: str, entries: np.ndarray | None,
                        file: str | None) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:

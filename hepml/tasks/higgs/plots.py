@@ -37,7 +37,7 @@ def _rejection(s: BundleScores, grid: np.ndarray, weight: np.ndarray) -> np.ndar
     return 1.0 / np.clip(np.interp(grid, roc.eff_s, roc.eff_b), 1e-9, None)
 
 
-def _meaningful(s: BundleScores, grid: np.ndarray, rejection: np.ndarray, minimum: float = 10.0) -> np.ndarray:
+def _meaningful(s: BundleScores, rejection: np.ndarray, minimum: float = 10.0) -> np.ndarray:
     """Points where at least ``minimum`` effective background events pass: below, 1/eps_B is noise."""
     w = s.weight[s.label == 0]
     n_eff = np.sum(w) ** 2 / np.sum(w**2)
@@ -57,16 +57,17 @@ def plot_roc(scores: list[BundleScores], out: Path, reference: str | None = None
     boots = [ref.weight * rng.poisson(1.0, len(ref.weight)) for _ in range(replicas)]
     with figure(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.2]}, figsize=(8, 8)) as (fig, (ax, rax)):
         base = _rejection(ref, grid, ref.weight)
+        base_replicas = [_rejection(ref, grid, w) for w in boots]  # once, not once per model
         for s in scores:
             rej = _rejection(s, grid, s.weight)
-            ok = _meaningful(s, grid, rej)
+            ok = _meaningful(s, rej)
             style = {"color": colours[s.model], "ls": FEATURESET_STYLES.get(s.featureset, "-"), "lw": 2}
             label = (f"{display_name(s)}: AUC {auc(s.label, s.raw, s.weight):.4f}"
                      f" ± {bootstrap_auc(s.label, s.raw, s.weight, n=replicas):.4f}")
             ax.plot(grid[ok], rej[ok], label=label, **style)
             rax.plot(grid[ok], (rej / base)[ok], **style)
             if s is not ref and len(s.label) == len(ref.label):  # the same events: a paired band
-                spread = np.std([_rejection(s, grid, w) / _rejection(ref, grid, w) for w in boots], axis=0)
+                spread = np.std([_rejection(s, grid, w) / b for w, b in zip(boots, base_replicas)], axis=0)
                 rax.fill_between(grid[ok], (rej / base - spread)[ok], (rej / base + spread)[ok],
                                  color=colours[s.model], alpha=0.2, lw=0)
         for eff in WORKING_POINTS:
