@@ -191,7 +191,8 @@ class Scorer:
         n = int(open_tree(src).num_entries)
         empty = {k: v.dtype for k, v in self._empty_columns(src, prefix).items()}
         return write_friend(output, self.iter_scores(src, prefix=prefix, event_id=event_id, **options),
-                            tree=tree, expected_entries=n, empty_types=empty)
+                            tree=tree, expected_entries=n, empty_types=empty,
+                            progress=f"scoring {Path(src.path).name}")
 
     def _check_independent(self, source: Source) -> None:
         """Data mode averages the fold networks: refuse a file the bundle trained on (every fold

@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="ROOT ntuples -> features -> classifiers -> calibrated scores.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     parser.add_argument("--version", action="version", version=f"hepml {__version__}")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bars (they are drawn only when standard error is a terminal anyway)")
     parser.add_argument("--plot-label", type=json_arg, default={}, metavar="JSON",
                         help='text above every figure, e.g. \'{"experiment": "CMS", "label": "Simulation Preliminary", '
                              '"energy": "13.6 TeV", "lumi": "62 fb$^{-1}$"}\' (experiment: none, ATLAS, CMS, LHCb, '
@@ -54,8 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         from hepml.plotting import ExperimentLabel, labelled
+        from hepml.progress import quiet
 
-        with labelled(ExperimentLabel.from_dict(args.plot_label)):
+        with labelled(ExperimentLabel.from_dict(args.plot_label)), quiet(args.quiet):
             return int(args.func(args))
     except Exception as err:
         from hepml.errors import HepmlError

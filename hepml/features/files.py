@@ -36,7 +36,7 @@ def write_features(spec: FeatureSpec, inputs: str | Source | Iterable[str | Sour
 
     def chunks() -> Iterable[dict[str, np.ndarray]]:
         nonlocal count
-        for table in spec.iter_tables(inputs, label=label, step_size=step_size):
+        for table in spec.iter_tables(inputs, label=label, step_size=step_size, progress=f"features {Path(out).name}"):
             count += len(table)
             yield table.columns()
 

@@ -360,10 +360,12 @@ class FeatureSpec:
         label: float | None = None,
         step_size: int | str = "100 MB",
         entry_stop: int | None = None,
+        progress: str | None = None,
     ) -> Iterator[FeatureTable]:
-        """Stream feature tables, one per chunk of each input file (memory bounded by ``step_size``)."""
+        """Stream feature tables, one per chunk of each input file (memory bounded by ``step_size``);
+        ``progress`` names a progress bar (:mod:`hepml.progress`)."""
         chunks = iterate(inputs, self.branches(), tree=self.tree, cut=self.cut, step_size=step_size,
-                         entry_stop=entry_stop)
+                         entry_stop=entry_stop, progress=progress)
         try:
             for chunk in chunks:
                 yield self.build_chunk(chunk, label=label)

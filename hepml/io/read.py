@@ -237,14 +237,29 @@ def iterate(
     cut: str | None = None,
     step_size: int | str = "100 MB",
     entry_stop: int | None = None,
+    progress: str | None = None,
 ) -> Iterator[Chunk]:
     """Yield :class:`Chunk` s of the requested branches, file by file, ``step_size`` at a time.
 
     ``cut`` is a hepml expression (never Python ``eval``); its branches are read too, and the
     chunk keeps only the entries that pass.  Memory is bounded by ``step_size``, not the file size.
+    ``progress`` names a progress bar over the entries read (:mod:`hepml.progress`).
     """
     sources = resolve_sources(inputs, tree)
-    step_size = parse_step_size(step_size)
+    if progress is None:
+        yield from _iterate(sources, branches, filter_name, cut, parse_step_size(step_size), entry_stop)
+        return
+    from hepml.progress import bar
+
+    total = sum(min(num_entries(s), entry_stop if entry_stop is not None else 2**62) for s in sources)
+    with bar(progress, total) as shown:
+        for chunk in _iterate(sources, branches, filter_name, cut, parse_step_size(step_size), entry_stop):
+            shown.update(chunk.entry_stop - chunk.entry_start)
+            yield chunk
+
+
+def _iterate(sources: list[Source], branches: Sequence[str], filter_name: Sequence[str], cut: str | None,
+             step_size: int | str, entry_stop: int | None) -> Iterator[Chunk]:
     cut_expr = parse(cut, "cut") if cut else None
     for source in sources:
         ttree = open_tree(source)

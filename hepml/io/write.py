@@ -33,15 +33,19 @@ def write_friend(
     expected_entries: int | None = None,
     empty_types: Mapping[str, Any] | None = None,
     notes: Mapping[str, str] | None = None,
+    progress: str | None = None,
 ) -> Path:
     """Write chunks of columns as one tree, atomically; check the entry count before renaming.
 
     ``empty_types`` gives the branch types when there is no chunk at all (an empty input tree);
-    ``notes`` are stored beside the tree as ``TObjString`` s (ROOT reads them like any object).
+    ``notes`` are stored beside the tree as ``TObjString`` s (ROOT reads them like any object);
+    ``progress`` names a progress bar over the entries written (:mod:`hepml.progress`).
     """
+    from hepml.progress import bar
+
     path = Path(path)
     written = 0
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, bar(progress, expected_entries) as shown:
         with uproot.recreate(tmp) as out:
             for columns in chunks:
                 columns = {k: as_writable(v) for k, v in columns.items()}
@@ -51,6 +55,7 @@ def write_friend(
                 if size:
                     out[tree].extend(columns)
                 written += size
+                shown.update(size)
             if tree not in out:
                 _mktree(out, tree, dict(empty_types or {"score": np.float32}))
             for name, text in (notes or {}).items():

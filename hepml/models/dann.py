@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hepml.models import backend
+from hepml.models.progress import EpochProgress
 
 backend.configure()
 
@@ -182,7 +183,7 @@ def fit_dann_dense(
     dann: DannConfig,
     *,
     seed: int = 0,
-    verbose: int = 0,
+    progress: str = "training",
 ) -> tuple[keras.Model, keras.Model, dict[str, list[float]]]:
     """Train on labelled source (xs, ys, ws) and unlabelled target (xt, wt; no labels are read)."""
     keras.utils.set_random_seed(seed)
@@ -197,8 +198,8 @@ def fit_dann_dense(
         batch_size=config.batch_size,
         epochs=config.epochs,
         shuffle=True,
-        callbacks=[schedule],
-        verbose=verbose,
+        callbacks=[schedule, EpochProgress(progress)],
+        verbose=0,
     )
     return model, task_model, _log(history, schedule)
 
@@ -272,7 +273,7 @@ def fit_dann_uresnet(
     steps_per_epoch: int,
     *,
     seed: int = 0,
-    verbose: int = 2,
+    progress: str = "training",
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train from ``batches(validation)``, a factory of :func:`dann_image_batch` batches; returns the
     task network (no reversal layer, no domain head) and the history with lambda and learning rate."""
@@ -293,7 +294,7 @@ def fit_dann_uresnet(
         batch_dataset(lambda: batches(False), spec),
         validation_data=batch_dataset(lambda: batches(True), spec),
         epochs=config.epochs,
-        callbacks=[schedule],
-        verbose=verbose,
+        callbacks=[schedule, EpochProgress(progress)],
+        verbose=0,
     )
     return task_model, _log(history, schedule)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from hepml.models import backend
+from hepml.models.progress import EpochProgress
 from hepml.models.weights import equalise
 from hepml.settings import Settings
 
@@ -139,7 +140,7 @@ def fit_dense(
     *,
     seed: int = 0,
     checkpoint: str | None = None,
-    verbose: int = 0,
+    progress: str = "training",
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train with early stopping on the weighted validation loss (best weights restored); returns
     the model and its history.  ``config`` is used as given: :func:`fit_fold` sizes it first."""
@@ -149,6 +150,7 @@ def fit_dense(
     vw = balance_weights(y_val, w_val, balance=config.balance_classes, negative=config.negative_weights)
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
+        EpochProgress(progress),
     ]
     if checkpoint:
         callbacks.append(keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True))
@@ -164,7 +166,7 @@ def fit_dense(
         validation_batch_size=8192,
         epochs=config.epochs,
         callbacks=callbacks,
-        verbose=verbose,
+        verbose=0,
     )
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
@@ -215,7 +217,8 @@ def fit_fold(
     """One fold of k-fold training: early stopping on the validation events, saved as ``fold<k>.keras``."""
     checkpoint = folder / f"checkpoint_fold{fold}.keras"
     sized = DenseConfig.from_dict(config).sized_for(len(x))
-    net, history = fit_dense(x, y, w, x_val, y_val, w_val, sized, seed=seed, checkpoint=str(checkpoint))
+    net, history = fit_dense(x, y, w, x_val, y_val, w_val, sized, seed=seed, checkpoint=str(checkpoint),
+                            progress=f"training {folder.name} fold {fold}")
     net.save(folder / f"fold{fold}.keras")
     checkpoint.unlink(missing_ok=True)
     return DenseFold(net, [f"fold{fold}.keras"], history, sized.as_dict())

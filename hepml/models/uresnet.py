@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from hepml.models import backend
+from hepml.models.progress import EpochProgress
 from hepml.settings import Settings
 
 backend.configure()
@@ -185,7 +186,7 @@ def batch_dataset(batches: Any, signature: Any) -> Any:
 
 
 def fit_uresnet(
-    batches: Any, shape: tuple[int, ...], config: UResNetConfig, *, seed: int = 0, verbose: int = 2
+    batches: Any, shape: tuple[int, ...], config: UResNetConfig, *, seed: int = 0, progress: str = "training"
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train from ``batches(validation)``, a factory of (charge, labels, pixel weights) batches."""
     import tensorflow as tf
@@ -201,7 +202,8 @@ def fit_uresnet(
         batch_dataset(lambda: batches(False), spec),
         validation_data=batch_dataset(lambda: batches(True), spec),
         epochs=config.epochs,
-        verbose=verbose,
+        callbacks=[EpochProgress(progress)],
+        verbose=0,
     )
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import awkward as ak
@@ -275,4 +276,4 @@ def write_ntuple(
         raise ValueError(f"layout {layout!r}: choose nanoaod or flat")
     chunks = iter_chunks(process, n_events, **kwargs)
     write_friend(path, (flatten(c) for c in chunks) if layout == "flat" else chunks, tree=tree,
-                 expected_entries=n_events)
+                 expected_entries=n_events, progress=f"generating {Path(path).name}")

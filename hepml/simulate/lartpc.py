@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import awkward as ak
@@ -319,4 +320,5 @@ def write_events(path: str | os.PathLike[str], n_events: int, *, tree: str = "Ev
     """Write ``n_events`` readout windows as a sparse TTree, atomically and in chunks."""
     from hepml.io.write import write_friend
 
-    write_friend(path, iter_chunks(n_events, **kwargs), tree=tree, expected_entries=n_events)
+    write_friend(path, iter_chunks(n_events, **kwargs), tree=tree, expected_entries=n_events,
+                 progress=f"generating {Path(path).name}")

@@ -83,4 +83,4 @@ def score_pixels(
                 columns["Clean"] = ak.zip({k: arrays[f"Pixel_{k}"][keep] for k in ("plane", "wire", "tick", "charge")})
             yield columns
 
-    return write_friend(output, chunks(), tree="scores", expected_entries=n)
+    return write_friend(output, chunks(), tree="scores", expected_entries=n, progress=f"scoring {Path(output).name}")

@@ -108,8 +108,7 @@ def _fit_dann(sources: list[str], targets: list[str], shape: tuple[int, ...], co
         return _dann_batches(sources, targets, shape, config.batch_size, validation, weights, config.empty_weight)
 
     steps = _count_batches(sources, config.batch_size)
-    model, history = fit_dann_uresnet(batches, shape, config, dann, steps, seed=seed)
-    return model, history
+    return fit_dann_uresnet(batches, shape, config, dann, steps, seed=seed, progress="training UResNet (DANN)")
 
 
 def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, shape: Sequence[int],
@@ -134,7 +133,7 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
     else:
         model, history = fit_uresnet(
             lambda validation: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight),
-            shape, config, seed=seed)
+            shape, config, seed=seed, progress="training UResNet")
     with atomic_path(out) as folder:
         folder.mkdir()
         model.save(folder / "model.keras")

@@ -58,14 +58,15 @@ def _train(source: FeatureTable, target: FeatureTable, s: dict[str, np.ndarray],
     for name, table, rows in (("source_only", source, s), ("oracle", target, t)):
         models[name], logs[name] = fit_dense(
             table.X[rows["train"]], table.label[rows["train"]], table.weight[rows["train"]],
-            table.X[rows["val"]], table.label[rows["val"]], table.weight[rows["val"]], dense, seed=seed)
+            table.X[rows["val"]], table.label[rows["val"]], table.weight[rows["val"]], dense, seed=seed,
+            progress=f"training {name}")
     unlabelled = target.X[t["train"]]  # the DANN fits never see target labels
     # the control: the same DANN training with lambda = 0 (domain head detached), which tells the
     # adversary's effect apart from that of the training procedure
     for name, config in (("dann", dann), ("no_adversary", replace(dann, lambda_max=0.0))):
         _, models[name], logs[name] = fit_dann_dense(
             source.X[s["train"]], source.label[s["train"]], source.weight[s["train"]],
-            unlabelled, target.weight[t["train"]], dense, config, seed=seed)
+            unlabelled, target.weight[t["train"]], dense, config, seed=seed, progress=f"training {name}")
     return models, logs
 
 
