@@ -24,27 +24,67 @@ def test_a_feature_with_a_unit_shows_it_in_its_axis_label(tmp_path: Path, monkey
     }})
     assert [spec.axis_label(c) for c in spec.columns] == [
         "$m_{jj}$ [GeV]", "jets", "pt 1 [GeV]", "pt 2 [GeV]", "pt 1 present", "pt 2 present"]
+    assert [spec.unit_of(c) for c in spec.columns] == ["GeV", "", "GeV", "GeV", "", ""]
     rng = np.random.default_rng(1)
     n = 4000
     X = np.column_stack([rng.exponential(100, n), rng.integers(4, 9, n), rng.exponential(50, (n, 2)),
                          rng.integers(0, 2, (n, 2))])
-    captured: dict[str, Any] = {}
+    saved: list[tuple[str, list[tuple[str, str, list[str]]]]] = []
 
     def keep(fig: Any, out: Path, name: str) -> list[Path]:
-        captured["axes"] = [(ax.get_xlabel(), ax.get_ylabel(), len(ax.patches)) for ax in fig.axes if ax.get_xlabel()]
-        return []
+        saved.append((f"{out.name}/{name}", [(ax.get_xlabel(), ax.get_ylabel(), [t.get_text() for t in ax.texts])
+                                             for ax in fig.axes if ax.get_xlabel()]))
+        return [out / name]
 
     monkeypatch.setattr(plots, "save", keep)
-    plots.plot_features(X, rng.integers(0, 2, n), np.ones(n), spec.columns, tmp_path,
-                        [spec.axis_label(c) for c in spec.columns])
-    (mjj_x, mjj_y, _), (jets_x, jets_y, _) = captured["axes"][:2]
-    assert mjj_x == "$m_{jj}$ [GeV]" and mjj_y.startswith("fraction / ") and mjj_y.endswith(" GeV")
-    assert jets_x == "jets" and jets_y == "fraction / 1"  # integer bins for a count
-    np.testing.assert_array_equal(plots.feature_bins(np.array([4.0, 5, 8])), np.arange(3.5, 9.5))
+    paths = plots.plot_features(X, rng.integers(0, 2, n), np.ones(n), spec.columns, tmp_path,
+                                [spec.axis_label(c) for c in spec.columns], [spec.unit_of(c) for c in spec.columns])
+    # the overview grid, then one figure per feature
+    assert [name for name, _ in saved] == [f"{tmp_path.name}/features", *(f"features/{c}" for c in spec.columns)]
+    assert len(paths) == 1 + len(spec.columns)
+    (mjj_x, mjj_y, mjj_texts), (jets_x, jets_y, jets_texts) = saved[0][1][:2]
+    assert mjj_x == "$m_{jj}$ [GeV]" and mjj_y.startswith("fraction of events / ") and mjj_y.endswith(" GeV")
+    assert jets_x == "jets" and jets_y == "fraction of events / 1"  # integer bins for a count
+    # the exponential tail beyond the 99.5 % quantile is folded into the last bin and marked
+    assert mjj_texts == ["overflow 0.5 %"] and jets_texts == []
+    assert saved[1][1][0][:2] == (mjj_x, mjj_y)  # the single-feature figure has the same labels
+
+
+def test_histograms_fold_the_flow_into_the_edge_bins() -> None:
+    from hepml.plotting.hist import feature_bins, flow_fractions, weighted_fraction
+
+    np.testing.assert_array_equal(feature_bins(np.array([4.0, 5, 8])), np.arange(3.5, 9.5))
+    values, weights = np.array([-5.0, 0.5, 1.5, 2.5, 9.0]), np.array([1.0, 1.0, 1.0, 1.0, -2.0])
+    bins = np.array([0.0, 1.0, 2.0, 3.0])
+    fraction, err = weighted_fraction(values, weights, bins, fold_flow=True)
+    np.testing.assert_allclose(fraction, [2.0 / 2, 1.0 / 2, -1.0 / 2])  # total weight 2, negative weight kept
+    np.testing.assert_allclose(err, [np.sqrt(2) / 2, 1 / 2, np.sqrt(5) / 2])
+    assert flow_fractions(values, weights, bins) == (0.5, -1.0)
+
+
+def test_drawing_functions_take_axes_and_return_their_artists() -> None:
+    """The hist/mplhep convention: draw into the axes given (else the current ones), return artists."""
+    import matplotlib.pyplot as plt
+
+    from hepml.plotting.hist import draw_classes
+    from hepml.tasks.higgs.draw import draw_feature, draw_history
+
+    rng = np.random.default_rng(2)
+    values, label = rng.normal(size=1000), rng.integers(0, 2, 1000)
+    fig, (ax1, ax2) = plt.subplots(1, 2)
+    artists = draw_classes(values, label, np.ones(1000), np.linspace(-1, 1, 11), ax=ax1)
+    assert artists and all(a.axes is ax1 for a in artists) and not ax2.get_children()[0].get_label()
+    plt.sca(ax2)
+    artists = draw_feature(values, label, np.ones(1000), xlabel="x", unit="cm")
+    assert all(a.axes is ax2 for a in artists) and ax2.get_ylabel().endswith(" cm")
+    lines = draw_history({f"fold{i}": {"loss": [1.0, 0.5], "val_loss": [1.1, 0.6]} for i in range(7)}, ax=ax1)
+    colours = [line.get_color() for line in lines]
+    assert len(set(colours)) == 7 and colours[0] == colours[1]  # one colour per fold, no repeat after five
+    plt.close(fig)
 
 
 def test_ks_is_shown_with_the_precision_it_has() -> None:
-    from hepml.tasks.higgs.plots import ks_text
+    from hepml.tasks.higgs.draw import ks_text
 
     assert ks_text(0.0123, 0.3456) == "KS D = 0.012, p = 0.35"
     assert ks_text(0.08, 2.1e-9) == "KS D = 0.080, p = 2.1e-09"

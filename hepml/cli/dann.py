@@ -47,7 +47,8 @@ def cmd_dann_lartpc(args: argparse.Namespace) -> int:
     m = run_dann_lartpc(args.source_train, args.source_test, args.target_train, args.target_test, args.out,
                         shape=args.shape, model_config=args.model_config, dann_config=args.dann_config,
                         seed=args.seed, threshold=args.threshold)
-    plot_dann(args.out, f"{args.out}/plots", classes=("cosmic", "neutrino"), xlabel="cosmic probability")
+    plot_dann(args.out, f"{args.out}/plots", classes=("cosmic", "neutrino"), xlabel="cosmic probability",
+              what="pixels", beam=False)
     print(f"target mean IoU: source-only {m['target']['source_only']:.4f}, DANN {m['target']['dann']:.4f}, "
           f"oracle {m['target']['oracle']:.4f}; gap closed {fraction(m['gap_closed'])}")
     return 0

@@ -216,6 +216,13 @@ class FeatureSpec:
                 return text
         return f"{text} [{feature.unit}]" if feature.unit else text
 
+    def unit_of(self, column: str) -> str:
+        """The column's unit ('' for masks and for columns the spec does not build)."""
+        feature = next((f for f in self.features if column in f.columns), None)
+        if feature is None or (feature.first is not None and feature.columns.index(column) >= feature.first):
+            return ""
+        return feature.unit or ""
+
     @property
     def id_columns(self) -> list[str]:
         """The integer columns of a feature file besides the features: event identifiers, fold key."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from hepml.settings import Settings
 
-__all__ = ["figure", "save", "STYLE", "ExperimentLabel", "EXPERIMENTS", "experiment_label", "labelled"]
+__all__ = ["figure", "save", "STYLE", "ExperimentLabel", "EXPERIMENTS", "experiment_label", "labelled", "without_beam"]
 
 STYLE = "ROOT"
 EXPERIMENTS = ("none", "ATLAS", "CMS", "LHCb", "ALICE")
@@ -37,6 +37,11 @@ class ExperimentLabel(Settings):
     def __post_init__(self) -> None:
         if self.experiment not in EXPERIMENTS:
             raise ValueError(f"plots.experiment: {self.experiment!r}; choose one of {', '.join(EXPERIMENTS)}")
+
+    def without_beam(self) -> ExperimentLabel:
+        """The label without centre-of-mass energy and luminosity, for the LArTPC figures (a
+        neutrino detector's images have neither)."""
+        return replace(self, energy="", lumi="")
 
     @property
     def right(self) -> str:
@@ -73,6 +78,14 @@ def figure(*args: Any, **kwargs: Any) -> Iterator[tuple[Any, Any]]:
 
 
 _ACTIVE_LABEL: ContextVar[ExperimentLabel | None] = ContextVar("hepml_experiment_label", default=None)
+
+
+@contextmanager
+def without_beam() -> Iterator[None]:
+    """Inside this block, figures carry the active label without energy and luminosity."""
+    style = _ACTIVE_LABEL.get()
+    with labelled(style.without_beam() if style is not None else None):
+        yield
 
 
 @contextmanager

@@ -1,59 +1,89 @@
-"""DANN figures from a saved study run: score distributions per model and domain, and the training."""
+"""DANN figures from a saved study run: score distributions per model and domain, and the training.
+
+:func:`draw_domain_scores` draws one model in one domain on axes the caller gives and returns its
+artists, with the conventions of the Higgs score figures (each class normalised, weighted
+uncertainty band, bin width on the y axis, AUC and event counts in the legend).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from hepml.plotting import figure, save
+from hepml.metrics import auc
+from hepml.plotting import figure, save, without_beam
+from hepml.plotting.hist import axes_or_current, draw_classes, per_bin_label
 
-__all__ = ["plot_dann"]
+__all__ = ["plot_dann", "draw_domain_scores", "MODEL_NAMES", "DOMAIN_NAMES"]
+
+MODEL_NAMES = {"source_only": "trained on simulation only", "dann": "DANN", "no_adversary": r"DANN with $\lambda = 0$",
+               "oracle": "oracle (trained with target labels)"}
+DOMAIN_NAMES = {"source": "simulation (source)", "target": "pseudo-data (target)"}
+
+
+def draw_domain_scores(scores: Mapping[str, np.ndarray], model: str, domain: str, *, ax: Any = None,
+                       classes: tuple[str, str] = ("signal", "background"), what: str = "events",
+                       bins: int = 30) -> list[Any]:
+    """The output of ``model`` on ``domain``'s test ``what`` (events, pixels), truth 1 and 0
+    (``classes``) each normalised to one; the model and domain top left, the AUC in the legend."""
+    ax = axes_or_current(ax)
+    y, w, values = scores[f"label_{domain}"], scores[f"weight_{domain}"], scores[f"{model}_{domain}"]
+    edges = np.linspace(0, 1, bins + 1)
+    artists = draw_classes(values, y, w, edges, ax=ax, classes=[(1, classes[0]), (0, classes[1])], mark_flow=False)
+    artists.append(ax.text(0.03, 0.96, f"{MODEL_NAMES.get(model, model)}\non {DOMAIN_NAMES.get(domain, domain)}",
+                           transform=ax.transAxes, va="top", fontsize=13))
+    ax.legend(fontsize=12, loc="upper right", title=f"AUC {auc(y, values, w):.4f}\n{len(y)} {what}",
+              title_fontsize=12)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.5)  # room above the histograms for the text and the legend
+    ax.set_ylabel(per_bin_label(edges, what=f"fraction of {what}"), fontsize=14)
+    return artists
 
 
 def plot_dann(folder: str | os.PathLike[str], out: str | os.PathLike[str],
-              classes: tuple[str, str] = ("signal", "background"), xlabel: str = "score") -> list[Path]:
-    """DANN figures from a saved run: score distributions of each model in both domains (``classes``
-    name truth 1 and 0), and lambda, learning rate and both losses over training."""
+              classes: tuple[str, str] = ("signal", "background"), xlabel: str = "network output", *,
+              what: str = "events", beam: bool = True) -> list[Path]:
+    """``dann_scores``: each model's output on the test ``what`` of both domains (``classes`` name
+    truth 1 and 0); ``dann_training``: lambda, learning rate and both losses over training.  With
+    ``beam=False`` (LArTPC) the figure label has no beam energy or luminosity."""
     folder, out = Path(folder), Path(out)
     with np.load(folder / "scores.npz", allow_pickle=False) as data:
         scores = {k: data[k] for k in data.files}
     history = json.loads((folder / "history.json").read_text())
     models = ("source_only", "dann", "oracle")
-    paths: list[Path] = []
-    with figure(2, 3, figsize=(18, 10), sharex=True) as (fig, axes):
-        bins = np.linspace(0, 1, 31)
+    with figure(2, 3, figsize=(18, 11), sharex=True) as (fig, axes), (nullcontext() if beam else without_beam()):
         for col, model in enumerate(models):
             for row, domain in enumerate(("source", "target")):
-                ax = axes[row, col]
-                y, w = scores[f"label_{domain}"], scores[f"weight_{domain}"]
-                for cls, colour, name in ((1, "tab:red", classes[0]), (0, "tab:blue", classes[1])):
-                    rows = y == cls
-                    ax.hist(scores[f"{model}_{domain}"][rows], bins, weights=w[rows], density=True, histtype="step",
-                            color=colour, lw=2, label=name)
-                ax.set_title(f"{model}, {domain}", fontsize=14)
-                ax.legend(fontsize=10)
+                draw_domain_scores(scores, model, domain, ax=axes[row, col], classes=classes, what=what)
+                if col:
+                    axes[row, col].set_ylabel("")
         for ax in axes[1]:
-            ax.set_xlabel(xlabel)
-        paths += save(fig, out, "dann_scores")
-    return paths + _training_figure(history["dann"], out)
+            ax.set_xlabel(xlabel, fontsize=16)
+        fig.tight_layout()
+        return save(fig, out, "dann_scores") + _training_figure(history["dann"], out)
 
 
 def _training_figure(log: dict[str, list[float]], out: Path) -> list[Path]:
     """lambda, learning rate and both losses of the DANN training over the epochs."""
     with figure(1, 2, figsize=(14, 6)) as (fig, (ax1, ax2)):
         epochs = np.arange(1, len(log["lambda"]) + 1)
-        ax1.plot(epochs, log["lambda"], "o-", label=r"$\lambda$")
+        ax1.plot(epochs, log["lambda"], "o-", label=r"$\lambda$ (weight of the reversed gradient)")
         ax1.plot(
-            epochs, np.asarray(log["learning_rate"]) / max(log["learning_rate"]), "s-", label="learning rate / max"
+            epochs, np.asarray(log["learning_rate"]) / max(log["learning_rate"]), "s-", label="learning rate / maximum"
         )
         ax1.set_xlabel("epoch")
+        ax1.set_ylabel("schedule")
         ax1.legend(fontsize=12)
         ax2.plot(epochs, log["task_loss"], "o-", label="task loss (source)")
         ax2.plot(epochs, log["domain_loss"], "s-", label="domain loss (source + target)")
         ax2.axhline(np.log(2), color="grey", ls=":", label="ln 2: domains indistinguishable")
         ax2.set_xlabel("epoch")
+        ax2.set_ylabel("weighted loss")
         ax2.legend(fontsize=12)
+        fig.tight_layout()
         return save(fig, out, "dann_training")
