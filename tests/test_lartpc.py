@@ -121,8 +121,38 @@ def segmenter(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     events = folder / "events.root"
     L.write_events(events, 40, seed=9, geometry=SMALL, config=L.LArTPCConfig(cosmic_mean=2))
     train_segmentation([str(events)], folder / "bundle", shape=SHAPE,
-                       model_config={"depth": 2, "filters": 4, "epochs": 1})
+                       model_config={"depth": 2, "filters": 4, "epochs": 2, "crop": 16, "flips": True,
+                                     "schedule": "cosine"})  # trained on crops, scores whole windows
     return folder / "bundle", events
+
+
+def test_training_views_crop_around_activity_and_flip_all_planes_alike() -> None:
+    from hepml.models.augment import augment, crop_around_activity, flip
+
+    rng = np.random.default_rng(3)
+    charge, labels = L.simulate_images(20, SMALL, L.LArTPCConfig(cosmic_mean=2), np.random.default_rng(1))
+    q, y = crop_around_activity(charge, labels, 16, rng)
+    assert q.shape == y.shape == (20, 3, 16, 16)
+    active = [i for i in range(20) if np.any(labels[i] > 0)]
+    assert all(np.any(y[i] > 0) for i in active)  # every crop of an event with activity holds some
+    # a crop is a window of the event: find it back in plane 0, then the other planes match it
+    for i in active[:5]:
+        hits = [(w, t) for w in range(17) for t in range(17)
+                if np.array_equal(charge[i, 0, w:w + 16, t:t + 16], q[i, 0])]
+        assert any(np.array_equal(charge[i, :, w:w + 16, t:t + 16], q[i]) for w, t in hits)
+    fq, fy = flip(charge, labels, np.random.default_rng(0))
+
+    def views(a: np.ndarray) -> list[np.ndarray]:  # as it is, reversed along wires, ticks, both
+        return [a, np.flip(a, 1), np.flip(a, 2), np.flip(a, (1, 2))]
+
+    for i in range(20):
+        k = next(j for j, v in enumerate(views(charge[i])) if np.array_equal(v, fq[i]))
+        np.testing.assert_array_equal(fy[i], views(labels[i])[k])  # labels follow their charge
+    assert augment(charge, labels, rng)[0] is charge  # no lever: the batch as it is
+    with pytest.raises(ValueError, match="uresnet.crop: 20 must be divisible by 2\\^depth = 8"):
+        from hepml.models.uresnet import UResNetConfig
+
+        UResNetConfig(depth=3, crop=20)
 
 
 def test_pixel_scores_are_aligned_with_each_events_pixels(segmenter: tuple[Path, Path], tmp_path: Path) -> None:
@@ -185,3 +215,14 @@ def test_evaluation_numbers_and_errors(segmenter: tuple[Path, Path], tmp_path: P
     with pytest.raises(HepmlError, match="Pixel_wire reaches .* but the bundle's images have 32"):
         score_pixels(bundle, str(big), out / "s.root")
     assert leftovers(out) == []
+
+
+def test_dann_training_refuses_the_plain_training_levers(segmenter: tuple[Path, Path], tmp_path: Path) -> None:
+    from hepml.errors import ConfigError
+    from hepml.tasks.cosmic.train import train_segmentation
+
+    _, events = segmenter
+    with pytest.raises(ConfigError, match="uresnet.crop, flips and schedule apply to plain training"):
+        train_segmentation([str(events)], tmp_path / "b", shape=SHAPE, target=[str(events)],
+                           model_config={"depth": 2, "filters": 4, "crop": 16})
+    assert not (tmp_path / "b").exists()

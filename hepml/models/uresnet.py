@@ -109,6 +109,15 @@ class UResNetConfig(Settings):
     batch_size: int = 8
     epochs: int = 8
     empty_weight: float = 0.01  # loss weight of pixels without charge
+    crop: int = 0  # train on crops of crop x crop pixels around activity (hepml.models.augment); 0: whole windows
+    flips: bool = False  # train on windows flipped along wires and ticks at random
+    schedule: str = "constant"  # learning rate: constant, or cosine (decays to 5 % over the epochs)
+
+    def __post_init__(self) -> None:
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"uresnet.schedule: {self.schedule!r}; choose constant or cosine")
+        if self.crop and self.crop % 2**self.depth:
+            raise ValueError(f"uresnet.crop: {self.crop} must be divisible by 2^depth = {2**self.depth}")
 
 
 def _residual(x: Any, filters: int, name: str) -> Any:
@@ -126,7 +135,7 @@ def build_uresnet(planes: int, wires: int, ticks: int, config: UResNetConfig, cl
     """Input (batch, planes, wires, ticks) charge; output (batch, planes, wires, ticks, classes)."""
     if wires % 2**config.depth or ticks % 2**config.depth:
         raise ValueError(f"uresnet: image {wires}x{ticks} must be divisible by 2^depth = {2**config.depth}")
-    inputs = keras.Input((planes, wires, ticks), name="charge")
+    inputs = keras.Input((planes, None, None), name="charge")  # fully convolutional: crops train, windows score
     x = FoldPlanes(name="fold_planes")(inputs)
     x = keras.layers.Rescaling(0.5, name="scale")(x)
     skips = []
@@ -192,17 +201,18 @@ def fit_uresnet(
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    spec = (
-        tf.TensorSpec((None, *shape), tf.float32),
-        tf.TensorSpec((None, *shape), tf.int32),
-        tf.TensorSpec((None, *shape), tf.float32),
-    )
+    image = (None, shape[0], None, None)  # training crops and validation windows differ in size
+    spec = (tf.TensorSpec(image, tf.float32), tf.TensorSpec(image, tf.int32), tf.TensorSpec(image, tf.float32))
     model = build_uresnet(shape[0], shape[1], shape[2], config)
+    callbacks: list[Any] = [EpochProgress(progress)]
+    if config.schedule == "cosine":
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            lambda epoch: config.learning_rate * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * epoch / config.epochs)))))
     history = model.fit(
         batch_dataset(lambda: batches(False), spec),
         validation_data=batch_dataset(lambda: batches(True), spec),
         epochs=config.epochs,
-        callbacks=[EpochProgress(progress)],
+        callbacks=callbacks,
         verbose=0,
     )
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}

@@ -8,14 +8,14 @@ so the training set never has to fit in memory.  The validation windows
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import awkward as ak
 import numpy as np
 
 from hepml.bundle import write_bundle
-from hepml.errors import EmptyInputError
+from hepml.errors import ConfigError, EmptyInputError
 from hepml.io.atomic import atomic_path
 from hepml.io.images import iter_images
 from hepml.io.read import iterate, resolve_sources
@@ -37,7 +37,10 @@ def _in_split(arrays: Any, validation: bool) -> np.ndarray:
 
 
 def _batches(inputs: Sequence[str], shape: Sequence[int], batch: int, validation: bool,
-             weights: np.ndarray, empty_weight: float) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+             weights: np.ndarray, empty_weight: float, views: Callable[[np.ndarray, np.ndarray], Any] | None = None
+             ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(charge, labels, pixel weights) batches of one split; ``views`` turns a training batch into
+    its training view (:func:`hepml.models.augment.augment`); validation is on whole windows."""
     from hepml.models.uresnet import pixel_weights
 
     for charge, labels, arrays in iter_images(inputs, shape, step_size=_chunk(batch)):
@@ -46,6 +49,8 @@ def _batches(inputs: Sequence[str], shape: Sequence[int], batch: int, validation
         charge, labels = charge[keep], labels[keep]
         for i in range(0, len(charge), batch):
             q, y = charge[i:i + batch], labels[i:i + batch]
+            if views is not None and not validation:
+                q, y = views(q, y)
             yield q, y.astype(np.int32), pixel_weights(y, q, weights, empty_weight)
 
 
@@ -101,6 +106,9 @@ def _fit_dann(sources: list[str], targets: list[str], shape: tuple[int, ...], co
     from hepml.models.dann import DannConfig, fit_dann_uresnet
 
     dann = DannConfig.from_dict(dann_config)
+    if config.crop or config.flips or config.schedule != "constant":
+        raise ConfigError("uresnet.crop, flips and schedule apply to plain training; DANN training uses whole windows "
+                          "and its own schedule: leave them out of the DANN study's uresnet settings")
     _check_target(targets, shape, config.batch_size)
     settings["dann"] = dann.as_dict()
 
@@ -119,6 +127,7 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
 
     With ``target`` (unlabelled files, e.g. data), train domain-adversarially: every batch adds as
     many target images, whose labels are never read; the bundle holds the task network only."""
+    from hepml.models.augment import augment
     from hepml.models.uresnet import UResNetConfig, fit_uresnet, use_mixed_precision_if_gpu
 
     config = UResNetConfig.from_dict(model_config)
@@ -131,8 +140,14 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
     if targets:
         model, history = _fit_dann(sources, targets, shape, config, weights, dann_config, seed, settings)
     else:
+        rng = np.random.default_rng([seed, 7])
+
+        def views(q: np.ndarray, y: np.ndarray) -> Any:
+            return augment(q, y, rng, crop=config.crop, flips=config.flips)
+
         model, history = fit_uresnet(
-            lambda validation: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight),
+            lambda validation: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight,
+                                        views if config.crop or config.flips else None),
             shape, config, seed=seed, progress="training UResNet")
     with atomic_path(out) as folder:
         folder.mkdir()
