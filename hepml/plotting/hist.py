@@ -70,7 +70,8 @@ def per_bin_label(bins: np.ndarray, unit: str = "", what: str = "fraction of eve
 
 def draw_classes(values: np.ndarray, label: np.ndarray, weight: np.ndarray, bins: np.ndarray, *, ax: Any = None,
                  classes: Sequence[tuple[int, str]] = ((1, "signal"), (0, "background")),
-                 colours: Sequence[str] = CLASS_COLOURS, errors: bool = True, mark_flow: bool = True) -> list[Any]:
+                 colours: Sequence[str] = CLASS_COLOURS, errors: bool = True, mark_flow: bool = True,
+                 fontsize: float = 10) -> list[Any]:
     """Each class normalised to unit weight, as a line with its weighted uncertainty as a band;
     entries outside ``bins`` are folded into the edge bins and, with ``mark_flow``, the folded
     fractions are written in the top corners (``underflow 0.5 %``, ``overflow 0.4 %``).  Returns the artists."""
@@ -94,5 +95,5 @@ def draw_classes(values: np.ndarray, label: np.ndarray, weight: np.ndarray, bins
                                       (max(above, default=0), 0.98, "right", "overflow {:.1f} %")):
             if share > 0:
                 artists.append(ax.text(x, 0.97, text.format(100 * share), transform=ax.transAxes, ha=align, va="top",
-                                       fontsize=9, color="dimgrey"))
+                                       fontsize=fontsize, color="dimgrey"))
     return artists

@@ -37,11 +37,11 @@ def draw_domain_scores(scores: Mapping[str, np.ndarray], model: str, domain: str
     edges = np.linspace(0, 1, bins + 1)
     artists = draw_classes(values, y, w, edges, ax=ax, classes=[(1, classes[0]), (0, classes[1])], mark_flow=False)
     artists.append(ax.text(0.03, 0.96, f"{MODEL_NAMES.get(model, model)}\non {DOMAIN_NAMES.get(domain, domain)}",
-                           transform=ax.transAxes, va="top", fontsize=13))
-    ax.legend(fontsize=12, loc="upper right", title=f"AUC {auc(y, values, w):.4f}\n{len(y)} {what}",
-              title_fontsize=12)
+                           transform=ax.transAxes, va="top", fontsize=15))
+    ax.legend(fontsize=15, loc="upper right", title=f"AUC {auc(y, values, w):.4f}\n{len(y)} {what}",
+              title_fontsize=15)
     ax.set_ylim(0, ax.get_ylim()[1] * 1.5)  # room above the histograms for the text and the legend
-    ax.set_ylabel(per_bin_label(edges, what=f"fraction of {what}"), fontsize=14)
+    ax.set_ylabel(per_bin_label(edges, what=f"fraction of {what}"), fontsize=17)
     return artists
 
 
@@ -56,14 +56,14 @@ def plot_dann(folder: str | os.PathLike[str], out: str | os.PathLike[str],
         scores = {k: data[k] for k in data.files}
     history = json.loads((folder / "history.json").read_text())
     models = ("source_only", "dann", "oracle")
-    with figure(2, 3, figsize=(18, 11), sharex=True) as (fig, axes), (nullcontext() if beam else without_beam()):
+    with figure(2, 3, figsize=(16, 10), sharex=True) as (fig, axes), (nullcontext() if beam else without_beam()):
         for col, model in enumerate(models):
             for row, domain in enumerate(("source", "target")):
                 draw_domain_scores(scores, model, domain, ax=axes[row, col], classes=classes, what=what)
                 if col:
                     axes[row, col].set_ylabel("")
         for ax in axes[1]:
-            ax.set_xlabel(xlabel, fontsize=16)
+            ax.set_xlabel(xlabel, fontsize=18)
         fig.tight_layout()
         return save(fig, out, "dann_scores") + _training_figure(history["dann"], out)
 
@@ -78,12 +78,12 @@ def _training_figure(log: dict[str, list[float]], out: Path) -> list[Path]:
         )
         ax1.set_xlabel("epoch")
         ax1.set_ylabel("schedule")
-        ax1.legend(fontsize=12)
+        ax1.legend(fontsize=15)
         ax2.plot(epochs, log["task_loss"], "o-", label="task loss (source)")
         ax2.plot(epochs, log["domain_loss"], "s-", label="domain loss (source + target)")
         ax2.axhline(np.log(2), color="grey", ls=":", label="ln 2: domains indistinguishable")
         ax2.set_xlabel("epoch")
         ax2.set_ylabel("weighted loss")
-        ax2.legend(fontsize=12)
+        ax2.legend(fontsize=15)
         fig.tight_layout()
         return save(fig, out, "dann_training")

@@ -84,13 +84,13 @@ def draw_roc(scores: Sequence[BundleScores], reference: str | None = None, *, ax
         value = float(np.interp(eff, grid, base))
         artists += ax.plot([eff], [value], "k*", ms=10)
         artists.append(ax.annotate(f"{value:.1f}", (eff, value), textcoords="offset points", xytext=(6, 6),
-                                   fontsize=11))
+                                   fontsize=13))
     ax.set_yscale("log")
     ax.set_ylabel(r"Background rejection $1/\varepsilon_B$")
-    ax.legend(fontsize=10, loc="upper right", title=r"$\star$: working points of the reference", title_fontsize=10)
+    ax.legend(fontsize=12, loc="upper right", title=r"$\star$: working points of the reference", title_fontsize=12)
     (rax if rax is not None else ax).set_xlabel(r"Signal efficiency $\varepsilon_S$")
     if rax is not None:
-        rax.set_ylabel(f"ratio to\n{display_name(ref)}", fontsize=11)
+        rax.set_ylabel(f"ratio to\n{display_name(ref)}", fontsize=14)
         artists.append(rax.axhline(1.0, color="grey", lw=1))
     return artists
 
@@ -105,7 +105,7 @@ def draw_roc_linear(scores: Sequence[BundleScores], *, ax: Any = None) -> list[A
     artists += ax.plot([0, 1], [0, 1], color="grey", ls=":", label="random")
     ax.set_xlabel(r"Signal efficiency $\varepsilon_S$")
     ax.set_ylabel(r"Background efficiency $\varepsilon_B$")
-    ax.legend(fontsize=11)
+    ax.legend(fontsize=14)
     return artists
 
 
@@ -134,7 +134,7 @@ def draw_scores(s: BundleScores, *, ax: Any = None, bins: int = 40) -> list[Any]
     ax.set_xlabel(f"{display_name(s)}: output before calibration")
     ax.set_ylabel(per_bin_label(edges))
     ax.set_yscale("log")
-    ax.legend(fontsize=11)
+    ax.legend(fontsize=13)
     return artists
 
 
@@ -161,11 +161,11 @@ def draw_reliability(s: BundleScores, *, ax: Any = None, hax: Any = None, bins: 
             artists.append(hax.stairs(np.bincount(idx, minlength=bins), edges, label=label))
     artists += ax.plot([0, 1], [0, 1], color="grey", ls=":", label="perfectly calibrated")
     ax.set_ylabel("observed signal fraction", fontsize=20)
-    ax.legend(fontsize=11, title=f"{display_name(s)}, {s.prior} class prior", title_fontsize=11)
+    ax.legend(fontsize=14, title=f"{display_name(s)}, {s.prior} class prior", title_fontsize=14)
     (hax if hax is not None else ax).set_xlabel("predicted signal probability")
     if hax is not None:
         hax.set_yscale("log")
-        hax.set_ylabel("events / bin", fontsize=11)
+        hax.set_ylabel("events / bin", fontsize=16)
     return artists
 
 
@@ -176,7 +176,7 @@ def draw_feature(values: np.ndarray, label: np.ndarray, weight: np.ndarray, *, a
     with the folded under- and overflow marked)."""
     ax = axes_or_current(ax)
     bins = feature_bins(values)
-    artists = draw_classes(values, label, weight, bins, ax=ax)
+    artists = draw_classes(values, label, weight, bins, ax=ax, fontsize=max(8.0, 0.6 * fontsize))
     ax.set_xlabel(xlabel, fontsize=fontsize)
     ax.set_ylabel(per_bin_label(bins, unit), fontsize=fontsize)
     return artists
@@ -186,8 +186,8 @@ def draw_correlations(X: np.ndarray, names: Sequence[str], *, ax: Any = None, ti
     """The linear correlation matrix of the columns of ``X``."""
     ax = axes_or_current(ax)
     image = ax.imshow(np.corrcoef(X.T), vmin=-1, vmax=1, cmap="RdBu_r")
-    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
-    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=11)
+    ax.set_yticks(range(len(names)), names, fontsize=11)
     ax.set_title(title)
     return [image]
 
@@ -214,5 +214,5 @@ def draw_history(history: Mapping[str, Mapping[str, Sequence[float]]], *, ax: An
                                    label=f"{fold.replace('fold', 'fold ')}, {what}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("weighted loss")
-    ax.legend(fontsize=10, ncols=2)
+    ax.legend(fontsize=13, ncols=2)
     return artists

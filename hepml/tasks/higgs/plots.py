@@ -79,14 +79,15 @@ def plot_features(X: np.ndarray, y: np.ndarray, w: np.ndarray, names: list[str],
     for i, name in enumerate(names):
         with figure(figsize=(7, 6)) as (fig, ax):
             draw_feature(X[:, i], y, w, ax=ax, xlabel=labels[i], unit=units[i], fontsize=20)
-            ax.legend(loc="upper center", fontsize=14)
+            ax.legend(loc="upper center", fontsize=16)
             ax.set_ylim(0, ax.get_ylim()[1] * 1.2)  # room for the legend and the flow marks
             paths += save(fig, out / "features", re.sub(r"[^\w.-]", "_", name))  # a column name, safe as a file name
     return paths
 
 
 def plot_correlations(X: np.ndarray, y: np.ndarray, names: list[str], out: Path) -> list[Path]:
-    """``correlations``: linear correlation matrices of the inputs for signal and for background."""
+    """``correlations``: linear correlation matrices of the inputs for signal and for background
+    (``names``: the axis labels of the columns)."""
     with figure(1, 2, figsize=(22, 10)) as (fig, axes):
         for ax, cls, title in ((axes[0], 1, "signal"), (axes[1], 0, "background")):
             (image,) = draw_correlations(X[y == cls], names, ax=ax, title=f"correlations, {title}")
@@ -122,7 +123,7 @@ def make_plots(
         table = read_features(features, spec.columns)
         paths += plot_features(table.X, table.label, table.weight, table.names, out,
                                [spec.axis_label(n) for n in table.names], [spec.unit_of(n) for n in table.names])
-        paths += plot_correlations(table.X, table.label, table.names, out)
+        paths += plot_correlations(table.X, table.label, [spec.axis_label(n) for n in table.names], out)
     for s in scores:
         for file, plot in (("importance.json", plot_importance), ("history.json", plot_history)):
             data_file = s.path / file
