@@ -135,7 +135,10 @@ def build_uresnet(planes: int, wires: int, ticks: int, config: UResNetConfig, cl
     """Input (batch, planes, wires, ticks) charge; output (batch, planes, wires, ticks, classes)."""
     if wires % 2**config.depth or ticks % 2**config.depth:
         raise ValueError(f"uresnet: image {wires}x{ticks} must be divisible by 2^depth = {2**config.depth}")
-    inputs = keras.Input((planes, None, None), name="charge")  # fully convolutional: crops train, windows score
+    # trained on crops, the network takes any image size (it is fully convolutional) and scores whole
+    # windows; without crops the input keeps the window's size, which keeps TensorFlow's numerics
+    # and so the trained weights of the demo unchanged
+    inputs = keras.Input((planes, None, None) if config.crop else (planes, wires, ticks), name="charge")
     x = FoldPlanes(name="fold_planes")(inputs)
     x = keras.layers.Rescaling(0.5, name="scale")(x)
     skips = []
@@ -201,7 +204,7 @@ def fit_uresnet(
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    image = (None, shape[0], None, None)  # training crops and validation windows differ in size
+    image = (None, shape[0], None, None) if config.crop else (None, *shape)  # crops and whole windows differ
     spec = (tf.TensorSpec(image, tf.float32), tf.TensorSpec(image, tf.int32), tf.TensorSpec(image, tf.float32))
     model = build_uresnet(shape[0], shape[1], shape[2], config)
     callbacks: list[Any] = [EpochProgress(progress)]
