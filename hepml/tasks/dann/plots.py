@@ -22,9 +22,9 @@ from hepml.plotting.hist import axes_or_current, draw_classes, per_bin_label
 
 __all__ = ["plot_dann", "draw_domain_scores", "MODEL_NAMES", "DOMAIN_NAMES"]
 
-MODEL_NAMES = {"source_only": "trained on simulation only", "dann": "DANN", "no_adversary": r"DANN with $\lambda = 0$",
-               "oracle": "oracle (trained with target labels)"}
-DOMAIN_NAMES = {"source": "simulation (source)", "target": "pseudo-data (target)"}
+MODEL_NAMES = {"source_only": "simulation only", "dann": "DANN", "no_adversary": r"DANN, $\lambda = 0$",
+               "oracle": "oracle (target labels)"}  # what each network was trained on
+DOMAIN_NAMES = {"source": "simulation", "target": "pseudo-data"}
 
 
 def draw_domain_scores(scores: Mapping[str, np.ndarray], model: str, domain: str, *, ax: Any = None,
@@ -37,9 +37,9 @@ def draw_domain_scores(scores: Mapping[str, np.ndarray], model: str, domain: str
     edges = np.linspace(0, 1, bins + 1)
     artists = draw_classes(values, y, w, edges, ax=ax, classes=[(1, classes[0]), (0, classes[1])], mark_flow=False)
     artists.append(ax.text(0.03, 0.96, f"{MODEL_NAMES.get(model, model)}\non {DOMAIN_NAMES.get(domain, domain)}",
-                           transform=ax.transAxes, va="top", fontsize=15))
-    ax.legend(fontsize=15, loc="upper right", title=f"AUC {auc(y, values, w):.4f}\n{len(y)} {what}",
-              title_fontsize=15)
+                           transform=ax.transAxes, va="top", fontsize=14))
+    ax.legend(fontsize=14, loc="upper right", title=f"AUC {auc(y, values, w):.4f}\n{len(y)} {what}",
+              title_fontsize=14)
     ax.set_ylim(0, ax.get_ylim()[1] * 1.5)  # room above the histograms for the text and the legend
     ax.set_ylabel(per_bin_label(edges, what=f"fraction of {what}"), fontsize=17)
     return artists
