@@ -80,14 +80,23 @@ def rejection_at(y: np.ndarray, score: np.ndarray, weight: np.ndarray | None, ef
 
 def ece(y: np.ndarray, prob: np.ndarray, weight: np.ndarray | None = None, bins: int = 15) -> float:
     """Weighted expected calibration error with equal-width bins (Guo et al. 2017: 15 bins)."""
+    return ece_from_sums(calibration_sums(y, prob, weight, bins))
+
+
+def calibration_sums(y: np.ndarray, prob: np.ndarray, weight: np.ndarray | None = None, bins: int = 15) -> np.ndarray:
+    """Per equal-width bin of ``prob``: the summed weight x prob, weight x y and weight, shape
+    (3, bins).  Sums over chunks add up, so :func:`ece_from_sums` gives the ECE of a stream."""
     y = np.asarray(y, dtype=np.float64)
     prob = np.clip(np.asarray(prob, dtype=np.float64), 0.0, 1.0)
     w = _weights(y, weight)
     index = np.minimum((prob * bins).astype(int), bins - 1)
-    conf = np.bincount(index, w * prob, bins)
-    acc = np.bincount(index, w * y, bins)
-    # sum over bins of (W_b / W) |acc_b - conf_b|, with acc_b and conf_b weighted means in the bin
-    return float(np.sum(np.abs(acc - conf)) / w.sum())
+    return np.stack([np.bincount(index, w * prob, bins), np.bincount(index, w * y, bins), np.bincount(index, w, bins)])
+
+
+def ece_from_sums(sums: np.ndarray) -> float:
+    """Sum over bins of (W_b / W) |acc_b - conf_b|, acc_b and conf_b the weighted means in the bin."""
+    conf, acc, w = sums
+    return float(np.sum(np.abs(acc - conf)) / w.sum()) if w.sum() else float("nan")
 
 
 def brier(y: np.ndarray, prob: np.ndarray, weight: np.ndarray | None = None) -> float:

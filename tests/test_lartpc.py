@@ -203,6 +203,14 @@ def test_evaluation_numbers_and_errors(segmenter: tuple[Path, Path], tmp_path: P
         assert 0 <= metrics["iou"][key] <= 1
     assert metrics["accuracy"]["overall"] > metrics["accuracy"]["stored_pixels"] - 1e-9  # empty pixels count
     assert (tmp_path / "displays" / "event_display_0.png").exists()
+    # the streamed ECE of each class's probability is that of all stored pixels at once
+    from hepml.metrics import ece
+
+    label = ak.to_numpy(ak.flatten(uproot.open(events)["Events"]["Pixel_label"].array()))
+    probs = uproot.open(scores)["scores"].arrays(["Pixel_cosmic", "Pixel_neutrino"])
+    for name, cls in (("cosmic", 1), ("neutrino", 2)):
+        expected = ece((label == cls).astype(float), ak.to_numpy(ak.flatten(probs[f"Pixel_{name}"])))
+        assert metrics["ece"][name] == pytest.approx(expected, rel=1e-9)
     other = tmp_path / "other.root"
     L.write_events(other, 40, seed=10, geometry=SMALL, first_event=500)
     with pytest.raises(HepmlError, match="do not line up"):

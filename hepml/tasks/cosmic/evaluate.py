@@ -20,7 +20,7 @@ from hepml.bundle import write_json
 from hepml.errors import HepmlError
 from hepml.io.atomic import atomic_path
 from hepml.io.read import Source, iterate, num_entries
-from hepml.metrics import confusion_matrix, iou
+from hepml.metrics import calibration_sums, confusion_matrix, ece_from_sums, iou
 from hepml.simulate.lartpc import COSMIC, NEUTRINO
 from hepml.tasks.cosmic.train import CLASSES
 
@@ -39,6 +39,7 @@ class PixelTally:
     events: int = 0
     events_with_neutrino: int = 0
     retained: int = 0
+    calibration: dict[str, np.ndarray] = field(default_factory=lambda: {k: np.zeros((3, 15)) for k in CLASSES[1:]})
 
     def add(self, truth: Any, scores: Any, threshold: float) -> None:
         label, charge, cosmic = truth.Pixel_label, truth.Pixel_charge, scores.Pixel_cosmic
@@ -46,6 +47,9 @@ class PixelTally:
         stacked = ak.concatenate([p_bg[..., None], cosmic[..., None], scores.Pixel_neutrino[..., None]], axis=-1)
         true = ak.to_numpy(ak.flatten(label)).astype(np.int64)
         self.confusion += confusion_matrix(true, ak.to_numpy(ak.flatten(ak.argmax(stacked, axis=-1))), len(CLASSES))
+        for cls, name in ((COSMIC, "cosmic"), (NEUTRINO, "neutrino")):
+            prob = ak.to_numpy(ak.flatten(scores[f"Pixel_{name}"]))
+            self.calibration[name] += calibration_sums((true == cls).astype(np.float64), prob)
         q = ak.to_numpy(ak.flatten(charge)).astype(np.float64)
         removed = ak.to_numpy(ak.flatten(cosmic)) >= threshold
         self.charge["cosmic"] += q[true == COSMIC].sum()
@@ -69,6 +73,8 @@ class PixelTally:
             "accuracy": {"overall": _ratio(np.trace(c) + total - stored, total),
                          "non_background": _ratio(c[1, 1] + c[2, 2], non_bg),
                          "stored_pixels": _ratio(np.trace(c), stored)},
+            # is the written-back softmax a probability?  one class against the rest, stored pixels
+            "ece": {name: ece_from_sums(sums) for name, sums in self.calibration.items()},
             "cosmic_rejection": _ratio(q["cosmic_removed"], q["cosmic"]),
             "neutrino_efficiency": _ratio(q["neutrino_kept"], q["neutrino"]),
             "event_neutrino_retention": _ratio(self.retained, self.events_with_neutrino),
