@@ -20,8 +20,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 DEMO = {"depth": 4, "filters": 12, "blocks": 1, "learning_rate": 0.002, "batch_size": 8, "epochs": 10}
 RECIPES: dict[str, tuple[int, dict[str, Any]]] = {  # name: (training events, uresnet settings)
     "demo": (400, DEMO),
@@ -31,20 +29,6 @@ RECIPES: dict[str, tuple[int, dict[str, Any]]] = {  # name: (training events, ur
     "wider": (1600, {**DEMO, "crop": 64, "flips": True, "schedule": "cosine", "filters": 16}),
 }
 SHAPE = (3, 128, 128)
-
-
-def _pixel_ece(truth: str, scores: str) -> dict[str, float]:
-    """ECE (15 bins) of each class's probability on pixels with charge, one-vs-rest."""
-    import awkward as ak
-
-    from hepml.io.read import Source, iterate
-    from hepml.metrics import ece
-
-    label = ak.concatenate([c.arrays.Pixel_label for c in iterate(Source(truth, "Events"), ["Pixel_label"])])
-    prob = ak.concatenate([c.arrays for c in iterate(Source(scores, "scores"), ["Pixel_cosmic", "Pixel_neutrino"])])
-    y = ak.to_numpy(ak.flatten(label))
-    return {name: float(ece((y == cls).astype(float), ak.to_numpy(ak.flatten(prob[f"Pixel_{name}"])), np.ones(len(y))))
-            for name, cls in (("cosmic", 1), ("neutrino", 2))}
 
 
 def run(name: str, seed: int, work: Path) -> dict[str, Any]:
@@ -69,7 +53,7 @@ def run(name: str, seed: int, work: Path) -> dict[str, Any]:
     m = segmentation_metrics([str(test)], [str(scores)], shape=SHAPE)
     return {"recipe": name, "seed": seed, "events": events, "config": config, "train_seconds": round(seconds, 1),
             "iou_cosmic": m["iou"]["cosmic"], "iou_neutrino": m["iou"]["neutrino"],
-            "accuracy_non_background": m["accuracy"]["non_background"], "ece": _pixel_ece(str(test), str(scores))}
+            "accuracy_non_background": m["accuracy"]["non_background"], "ece": m["ece"]}
 
 
 def main() -> None:

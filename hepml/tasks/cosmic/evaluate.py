@@ -47,11 +47,11 @@ class PixelTally:
         stacked = ak.concatenate([p_bg[..., None], cosmic[..., None], scores.Pixel_neutrino[..., None]], axis=-1)
         true = ak.to_numpy(ak.flatten(label)).astype(np.int64)
         self.confusion += confusion_matrix(true, ak.to_numpy(ak.flatten(ak.argmax(stacked, axis=-1))), len(CLASSES))
+        prob = {name: ak.to_numpy(ak.flatten(scores[f"Pixel_{name}"])) for name in CLASSES[1:]}
         for cls, name in ((COSMIC, "cosmic"), (NEUTRINO, "neutrino")):
-            prob = ak.to_numpy(ak.flatten(scores[f"Pixel_{name}"]))
-            self.calibration[name] += calibration_sums((true == cls).astype(np.float64), prob)
+            self.calibration[name] += calibration_sums((true == cls).astype(np.float64), prob[name])
         q = ak.to_numpy(ak.flatten(charge)).astype(np.float64)
-        removed = ak.to_numpy(ak.flatten(cosmic)) >= threshold
+        removed = prob["cosmic"] >= threshold
         self.charge["cosmic"] += q[true == COSMIC].sum()
         self.charge["cosmic_removed"] += q[(true == COSMIC) & removed].sum()
         self.charge["neutrino"] += q[true == NEUTRINO].sum()

@@ -16,9 +16,9 @@ from hepml.plotting import figure, save, without_beam
 from hepml.plotting.hist import axes_or_current
 from hepml.tasks.cosmic.score import load_segmenter, predict_pixels
 
-__all__ = ["plot_event_displays", "draw_plane", "colour_bar", "CLASS_COLOURS", "CHARGE_MAX"]
+__all__ = ["plot_event_displays", "draw_plane", "colour_bar", "LABEL_COLOURS", "CHARGE_MAX"]
 
-CLASS_COLOURS = ("white", "tab:blue", "tab:red")  # background, cosmic, neutrino
+LABEL_COLOURS = ("white", "tab:blue", "tab:red")  # background, cosmic, neutrino
 CHARGE_MAX = 3.0  # MIP: the colour scale saturates above, where a few pixels of showers and stopping ends lie
 
 
@@ -34,7 +34,7 @@ def draw_plane(image: np.ndarray, kind: str = "charge", *, ax: Any = None, color
     if kind == "charge":
         artist = ax.imshow(image.T, cmap="viridis", vmin=0, vmax=CHARGE_MAX, **options)
     elif kind == "labels":
-        cmap = ListedColormap(list(CLASS_COLOURS[: len(classes)]))
+        cmap = ListedColormap(list(LABEL_COLOURS[: len(classes)]))
         artist = ax.imshow(image.T, cmap=cmap, vmin=-0.5, vmax=len(classes) - 0.5, interpolation="nearest", **options)
     else:
         raise ValueError(f"kind {kind!r}: choose charge or labels")

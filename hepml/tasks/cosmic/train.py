@@ -147,7 +147,7 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
 
         model, history = fit_uresnet(
             lambda validation: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight,
-                                        views if config.crop or config.flips else None),
+                                        views),
             shape, config, seed=seed, progress="training UResNet")
     with atomic_path(out) as folder:
         folder.mkdir()

@@ -12,7 +12,14 @@ import numpy as np
 
 from hepml.metrics import auc, bootstrap_auc, ece, roc_curve
 from hepml.models.registry import get_model
-from hepml.plotting.hist import axes_or_current, draw_classes, feature_bins, per_bin_label, weighted_fraction
+from hepml.plotting.hist import (
+    CLASS_COLOURS,
+    axes_or_current,
+    draw_classes,
+    feature_bins,
+    per_bin_label,
+    weighted_fraction,
+)
 from hepml.tasks.higgs.evaluate import BundleScores, ks_summary
 
 __all__ = ["display_name", "ks_text", "draw_roc", "draw_roc_linear", "draw_scores", "draw_reliability",
@@ -122,7 +129,7 @@ def draw_scores(s: BundleScores, *, ax: Any = None, bins: int = 40) -> list[Any]
                            classes=[(1, f"signal, test ({n_test[1]} events)"),
                                     (0, f"background, test ({n_test[0]} events)")])
     train, ks = s.overtraining(), ks_summary(s)
-    for name, cls, colour in (("signal", 1, "tab:red"), ("background", 0, "tab:blue")):
+    for (name, cls), colour in zip((("signal", 1), ("background", 0)), CLASS_COLOURS):  # as draw_classes colours them
         if train is None:
             continue
         rows = train["train_label"] == cls
