@@ -149,6 +149,10 @@ def test_training_views_crop_around_activity_and_flip_all_planes_alike() -> None
         k = next(j for j, v in enumerate(views(charge[i])) if np.array_equal(v, fq[i]))
         np.testing.assert_array_equal(fy[i], views(labels[i])[k])  # labels follow their charge
     assert augment(charge, labels, rng)[0] is charge  # no lever: the batch as it is
+    from hepml.tasks.cosmic.plots import draw_plane
+
+    with pytest.raises(ValueError, match="kind 'truth': choose charge or labels"):
+        draw_plane(charge[0, 0], "truth")
     with pytest.raises(ValueError, match="uresnet.crop: 20 must be divisible by 2\\^depth = 8"):
         from hepml.models.uresnet import UResNetConfig
 
