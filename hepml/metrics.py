@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
 __all__ = ["roc_curve", "auc", "bootstrap_auc", "bootstrap_auc_difference", "rejection_at", "ece", "brier",
-           "log_loss", "ks_test", "confusion_matrix", "iou", "Roc"]
+           "log_loss", "ks_test", "confusion_matrix", "iou", "over_seeds", "Roc"]
 
 
 @dataclass
@@ -143,3 +144,30 @@ def iou(confusion: np.ndarray) -> np.ndarray:
     tp = np.diag(confusion)
     union = confusion.sum(axis=0) + confusion.sum(axis=1) - tp
     return np.divide(tp, union, out=np.full(len(tp), np.nan), where=union > 0)
+
+
+def _numbers(tree: dict[str, Any], prefix: str = "") -> dict[str, float | None]:
+    """Every number (and null) of a nested metrics dict, under dotted keys."""
+    flat: dict[str, float | None] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_numbers(value, f"{prefix}{key}."))
+        elif value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def over_seeds(runs: dict[str, dict[str, Any]], skip: tuple[str, ...] = ("events.",)) -> dict[str, Any]:
+    """Mean, spread (standard deviation, ddof=1; null for one seed) and count over seeds of every
+    number of the runs' metrics, under dotted keys (``iou.cosmic``).  A run where a number is null
+    is left out of that number, and ``n`` says how many runs have it; keys starting with one of
+    ``skip`` (sample sizes) are left out."""
+    flat = [_numbers(metrics) for metrics in runs.values()]
+    summary: dict[str, Any] = {"seeds": len(runs)}
+    for key in sorted(set().union(*flat)):
+        values = [v for f in flat if (v := f.get(key)) is not None]
+        if key.startswith(skip) or not values:
+            continue
+        summary[key] = {"mean": float(np.mean(values)),
+                        "std": float(np.std(values, ddof=1)) if len(values) > 1 else None, "n": len(values)}
+    return summary

@@ -321,6 +321,58 @@ def test_gap_closed_known_cases() -> None:
     assert gap_closed(0.70, 0.68, 0.80) == pytest.approx(-0.2)  # DANN worse than source-only
     assert gap_closed(0.70, 0.75, 0.70) is None  # no gap: the ratio means nothing
     assert gap_closed(0.70, 0.75, 0.65) is None
+    assert gap_closed(0.70, 0.75, 0.80, gap_std=0.04) == pytest.approx(0.5)
+    assert gap_closed(0.70, 0.75, 0.80, gap_std=0.06) is None  # a gap within twice its uncertainty
+
+
+def test_seeds_merge_into_mean_and_spread_per_study(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """dann-merge nests STUDY/SEED parts, keeps every seed and summarises each number over seeds:
+    mean, spread (ddof=1), how many seeds have it (a null gap is left out), gap closed of the means."""
+    import json
+
+    from hepml.cli import main
+    from hepml.tasks.dann.study import gap_closed
+
+    runs = {
+        "higgs/jes/1": {"gap": 0.10, "target": {"source_only": 0.70, "dann": 0.76, "oracle": 0.80}, "gap_closed": 0.6,
+                        "source_auc_change": -0.004, "events": {"source_test": 10}},
+        "higgs/jes/2": {"gap": 0.10, "target": {"source_only": 0.72, "dann": 0.74, "oracle": 0.82}, "gap_closed": 0.2,
+                        "source_auc_change": 0.002, "events": {"source_test": 10}},
+        "higgs/jes/3": {"gap": 0.09, "target": {"source_only": 0.71, "dann": 0.72, "oracle": 0.80}, "gap_closed": None,
+                        "source_auc_change": -0.001, "events": {"source_test": 10}},
+        # a mean gap within its standard error over seeds: no gap closed of the means
+        "higgs/pileup/1": {"target": {"source_only": 0.780, "dann": 0.776, "oracle": 0.781}, "gap": 0.001},
+        "higgs/pileup/2": {"target": {"source_only": 0.780, "dann": 0.777, "oracle": 0.7795}, "gap": -0.0005},
+        "lartpc/1": {"target": {"source_only": 0.5, "dann": 0.4, "oracle": 0.45}, "gap_closed": None},
+    }
+    parts = []
+    for key, metrics in runs.items():
+        path = tmp_path / (key.replace("/", "_") + ".json")
+        path.write_text(json.dumps(metrics))
+        parts.append(f"{key}={path}")
+    out = tmp_path / "metrics.json"
+    about = json.dumps({"higgs/jes": {"target_detector": {"jet_energy_scale": 0.8}}})
+    assert main(["dann-merge", *parts, "--about", about, "--out", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    jes = merged["higgs"]["jes"]
+    assert jes["target_detector"] == {"jet_energy_scale": 0.8} and set(jes["seeds"]) == {"1", "2", "3"}
+    summary = jes["summary"]
+    assert summary["seeds"] == 3 and "events.source_test" not in summary
+    dann = [0.76, 0.74, 0.72]
+    assert summary["target.dann"] == {"mean": pytest.approx(np.mean(dann)), "std": pytest.approx(np.std(dann, ddof=1)),
+                                      "n": 3}
+    assert summary["gap_closed"] == {"mean": pytest.approx(0.4), "std": pytest.approx(np.std([0.6, 0.2], ddof=1)),
+                                     "n": 2}
+    assert summary["gap_closed_of_means"] == pytest.approx(gap_closed(0.71, 0.74, np.mean([0.80, 0.82, 0.80])))
+    assert merged["higgs"]["pileup"]["summary"]["gap_closed_of_means"] is None
+    lartpc = merged["lartpc"]["summary"]
+    assert lartpc["seeds"] == 1 and lartpc["target.dann"]["std"] is None  # one seed: no spread
+    assert "gap_closed" not in lartpc and lartpc["gap_closed_of_means"] is None  # the oracle is worse
+    assert "higgs/jes: 3 seed(s), gap closed (of the means) " in capsys.readouterr().out
+    for part in (f"higgs={tmp_path / 'higgs_jes_1.json'}", str(tmp_path / "higgs_jes_1.json")):
+        assert main(["dann-merge", part, "--out", str(tmp_path / "bad.json")]) == 1
+        assert "is not STUDY/SEED=metrics.json" in capsys.readouterr().err
+    assert not (tmp_path / "bad.json").exists()
 
 
 def test_uresnet_dann_refuses_a_target_it_cannot_use(tmp_path: Path) -> None:

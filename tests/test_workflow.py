@@ -51,6 +51,11 @@ def test_lint_and_dry_run_of_the_default_config(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump({"higgs": {"samples": "missing.tsv"}}))
     out = _snakemake(work, "-n", "--configfile", str(bad))
     assert out.returncode != 0 and "higgs.samples: sample sheet missing.tsv not found" in out.stdout + out.stderr
+    shifts = [{"name": "jes", "detector": {}}, {"name": "jes", "detector": {"jet_energy_scale": 0.9}}]
+    bad.write_text(yaml.safe_dump({"dann": {"higgs": {"events_per_class": 100, "featureset": "all",
+                                                      "shifts": shifts}}}))
+    out = _snakemake(work, "-n", "--configfile", str(bad))
+    assert out.returncode != 0 and "dann.higgs.shifts: each shift needs a name of its own" in out.stdout + out.stderr
 
 
 def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
@@ -62,21 +67,36 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
     config["higgs"]["bdt"] = {"max_iter": 30}
     config["higgs"]["xgb"] = {"n_estimators": 30}
     config["cosmic"].update(events={"train": 40, "test": 10}, geometry={"wires": 32, "ticks": 32},
-                            detector={"cosmic_mean": 2}, uresnet={"depth": 2, "filters": 4, "epochs": 2})
+                            detector={"cosmic_mean": 2}, uresnet={"depth": 2, "filters": 4, "epochs": 2}, seeds=[5, 6])
     assert config["tasks"] == ["higgs", "cosmic", "dann"]  # the demo runs every task
-    config["dann"]["higgs"].update(events_per_class=2000, dnn=SMALL)
+    assert len(config["dann"]["seeds"]) >= 3 and len(config["dann"]["higgs"]["shifts"]) >= 3  # the demo's suite
+    config["dann"]["seeds"] = [5, 6]
+    shifts = [shift for shift in config["dann"]["higgs"]["shifts"] if shift["name"] in ("jes", "pileup")]
+    config["dann"]["higgs"].update(events_per_class=2000, dnn=SMALL, shifts=shifts)
     config["dann"]["lartpc"].update(events={"train": 30, "test": 12}, geometry={"wires": 32, "ticks": 32},
                                     detector={"cosmic_mean": 2}, uresnet={"depth": 2, "filters": 4, "epochs": 1})
     (work / "small.yaml").write_text(yaml.safe_dump(config))
     run = _snakemake(work, "--cores", "2", "--configfile", "small.yaml")
     assert run.returncode == 0, run.stderr[-3000:]
     studies = json.loads((work / "results/dann/metrics.json").read_text())
+    assert set(studies["higgs"]) == {"jes", "pileup"}
+    assert studies["higgs"]["jes"]["target_detector"] == {"jet_energy_scale": 0.8}
+    for study in (studies["higgs"]["jes"], studies["higgs"]["pileup"], studies["lartpc"]):
+        assert set(study["seeds"]) == {"5", "6"} and study["summary"]["seeds"] == 2
+        for seed in ("5", "6"):
+            assert {"source", "target", "domain_auc", "gap_closed"} <= set(study["seeds"][seed])
+        for key in ("source_only", "dann", "oracle"):
+            values = [study["seeds"][seed]["target"][key] for seed in ("5", "6")]
+            assert study["summary"][f"target.{key}"]["mean"] == pytest.approx(np.mean(values))
+            assert study["summary"][f"target.{key}"]["std"] == pytest.approx(np.std(values, ddof=1))
     for key in ("source_only", "dann", "oracle"):
-        assert 0.5 < studies["higgs"]["target"][key] < 1
-        assert 0 <= studies["lartpc"]["target"][key] <= 1  # mean IoU of cosmic and neutrino
-    for task in ("higgs", "lartpc"):
-        assert {"source", "domain_auc", "gap_closed"} <= set(studies[task])
-        assert set(studies[task]["source"]) >= {"source_only", "dann"}
+        assert 0.5 < studies["higgs"]["jes"]["summary"][f"target.{key}"]["mean"] < 1
+        assert 0 <= studies["lartpc"]["summary"][f"target.{key}"]["mean"] <= 1  # mean IoU of cosmic and neutrino
+    runs = studies["higgs"]["jes"]["seeds"]
+    assert runs["5"]["target"]["dann"] != runs["6"]["target"]["dann"]  # each seed trains its own networks
+    for seed in (5, 6):
+        bundle = work / f"results/dann/higgs/pileup/seed{seed}/bundle/bundle.json"
+        assert json.loads(bundle.read_text())["seed"] == seed
     metrics = json.loads((work / "results/higgs/metrics.json").read_text())
     models = ("dnn", "bdt", "xgb") if importlib.util.find_spec("xgboost") else ("dnn", "bdt")
     assert set(metrics["auc"]) == set(models)  # xgboost joins the baselines when installed
@@ -104,6 +124,12 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
     for key in ("cosmic_rejection", "neutrino_efficiency", "event_neutrino_retention"):
         assert 0 <= cosmic[key] <= 1
     assert (work / "results/cosmic/displays/event_display_0.png").stat().st_size > 1000
+    # every seed its own network; the reference (first) seed's numbers at the top, the spread beside them
+    assert set(cosmic["seeds"]) == {"5", "6"} and cosmic["iou"] == cosmic["seeds"]["5"]["iou"]
+    assert cosmic["seeds"]["6"] == json.loads((work / "results/cosmic/seed6/evaluation.json").read_text())
+    ious = [cosmic["seeds"][seed]["iou"]["cosmic"] for seed in ("5", "6")]
+    assert cosmic["summary"]["iou.cosmic"] == {"mean": pytest.approx(np.mean(ious)),
+                                               "std": pytest.approx(np.std(ious, ddof=1)), "n": 2}
     pixels = uproot.open(work / "results/cosmic/scores/test.root")["scores"]
     assert pixels.num_entries == 10 and {"Pixel_cosmic", "Pixel_neutrino", "Clean_charge"} <= set(pixels.keys())
     assert not list((work / "results").rglob(".*.tmp-*"))

@@ -67,4 +67,4 @@ def group_columns(spec: Any, group: str | None) -> list[str]:
 
 
 def fraction(value: float | None) -> str:
-    return "n/a (the oracle does not beat the source-only model)" if value is None else f"{value:.2f}"
+    return "n/a (the oracle does not beat the source-only model significantly)" if value is None else f"{value:.2f}"

@@ -50,6 +50,18 @@ def cmd_evaluate_segmentation(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge_seeds(args: argparse.Namespace) -> int:
+    from hepml.tasks.cosmic.evaluate import merge_seeds
+
+    parts = dict(part.partition("=")[::2] for part in args.parts)
+    summary = merge_seeds(parts, args.out)["summary"]
+    for key in ("iou.cosmic", "iou.neutrino", "accuracy.non_background"):
+        std = summary[key]["std"]
+        print(f"{key}: {summary[key]['mean']:.3f}" + (f" ± {std:.3f}" if std is not None else "")
+              + f" over {summary[key]['n']} seed(s)")
+    return 0
+
+
 def register(verb: AddVerb) -> None:
     p = verb("train-segmentation", cmd_train_segmentation, "train the UResNet cosmic tagger on sparse LArTPC files")
     p.add_argument("inputs", nargs="+")
@@ -76,3 +88,7 @@ def register(verb: AddVerb) -> None:
     p.add_argument("--bundle", default=None, help="bundle for event displays")
     p.add_argument("--displays", default=None, help="folder for event displays")
     p.add_argument("--out", required=True, help="metrics JSON")
+
+    p = verb("merge-seeds", cmd_merge_seeds, "one cosmic metrics file from each seed's evaluation: mean and spread")
+    p.add_argument("parts", nargs="+", help="SEED=evaluation.json, the reference seed first")
+    p.add_argument("--out", required=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from hepml.cli.common import (
     CALIBRATIONS,
@@ -54,12 +55,28 @@ def cmd_dann_lartpc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _summary_lines(node: dict[str, Any], name: str = "") -> list[str]:
+    """One line per study of a merged metrics file: gap closed and the source change, mean ± spread."""
+    if "summary" not in node:
+        return [line for key, child in node.items() if isinstance(child, dict)
+                for line in _summary_lines(child, f"{name}/{key}".strip("/"))]
+    summary = node["summary"]
+    parts = [f"{name}: {summary['seeds']} seed(s)",
+             f"gap closed (of the means) {fraction(summary['gap_closed_of_means'])}"]
+    for key in ("gap_closed", "source_auc_change", "source_iou_change"):
+        if key in summary:
+            std = summary[key]["std"]
+            parts.append(f"{key} {summary[key]['mean']:+.4f}" + (f" ± {std:.4f}" if std is not None else ""))
+    return [", ".join(parts)]
+
+
 def cmd_dann_merge(args: argparse.Namespace) -> int:
     from hepml.tasks.dann.study import merge_metrics
 
-    parts = dict(part.split("=", 1) for part in args.parts)
-    merge_metrics(parts, args.out)
-    print(f"merged {', '.join(parts)} into {args.out}")
+    parts = dict(part.partition("=")[::2] for part in args.parts)
+    merged = merge_metrics(parts, args.out, about=args.about)
+    print("\n".join(_summary_lines(merged)))
+    print(f"merged {len(parts)} run(s) into {args.out}")
     return 0
 
 
@@ -90,6 +107,7 @@ def register(verb: AddVerb) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="folder: metrics.json, history.json, scores.npz, bundles, plots/")
 
-    p = verb("dann-merge", cmd_dann_merge, "collect each task's DANN metrics into one JSON")
-    p.add_argument("parts", nargs="+", help="TASK=metrics.json")
+    p = verb("dann-merge", cmd_dann_merge, "the DANN runs' metrics in one JSON, with mean and spread over seeds")
+    p.add_argument("parts", nargs="+", help="STUDY/SEED=metrics.json, e.g. higgs/jes/42=run/metrics.json")
+    p.add_argument("--about", type=json_arg, default={}, help='a description per study, e.g. {"higgs/jes": {...}}')
     p.add_argument("--out", required=True)

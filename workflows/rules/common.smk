@@ -105,6 +105,15 @@ def cosmic_shape():
     return image_shape(COSMIC["geometry"])
 
 
+COSMIC_SEEDS = [int(seed) for seed in (COSMIC or {}).get("seeds", [config["seed"]])]
+
+
+def cosmic_evaluations(wildcards):
+    """{seed: evaluation} of every seed, the reference (first) seed's first."""
+    return {str(seed): "results/cosmic/evaluation.json" if i == 0 else f"results/cosmic/seed{seed}/evaluation.json"
+            for i, seed in enumerate(COSMIC_SEEDS)}
+
+
 def cosmic_targets():
     """Metrics, event displays and per-pixel scores of the test sample (nothing if not configured)."""
     if not COSMIC or "cosmic" not in config.get("tasks", []):
@@ -114,12 +123,33 @@ def cosmic_targets():
 
 # --- Domain adaptation (DANN) -----------------------------------------------------------------
 DANN = config.get("dann", {})
+DANN_SEEDS = [int(seed) for seed in DANN.get("seeds", [config["seed"]])]
+DANN_HIGGS = DANN.get("higgs", {})
 DANN_LARTPC = DANN.get("lartpc", {})
+DANN_SHIFTS = {shift["name"]: shift["detector"] for shift in DANN_HIGGS.get("shifts", [])}
+if "source" in DANN_SHIFTS or len(DANN_SHIFTS) < len(DANN_HIGGS.get("shifts", [])):
+    raise ValueError("config dann.higgs.shifts: each shift needs a name of its own, and not 'source' (the "
+                     "simulation the study adapts from); rename the shift")
+DANN_DOMAINS = ["source", *DANN_SHIFTS]  # the Higgs study's samples: the simulation, then each shift
+DANN_SHIFT_PATTERN = "|".join(DANN_SHIFTS) or "(?!)"
+DANN_DOMAIN_PATTERN = "|".join(DANN_DOMAINS)
+
+
+def dann_higgs_detector(domain):
+    """The DetectorModel changes of one domain: the study's simulation, plus the shift's changes."""
+    return {**DANN_HIGGS.get("detector", {}), **(DANN_SHIFTS[domain] if domain != "source" else {})}
 
 
 def dann_runs(wildcards):
-    """The study folder of each task configured under `dann` (higgs, lartpc)."""
-    return {task: f"results/dann/{task}/run" for task in ("higgs", "lartpc") if task in DANN}
+    """{STUDY/SEED: run folder} of every study configured under `dann`: each Higgs shift and the
+    LArTPC study, once per seed."""
+    runs = {}
+    for seed in DANN_SEEDS:
+        runs.update({f"higgs/{shift}/{seed}": f"results/dann/higgs/{shift}/seed{seed}"
+                     for shift in (DANN_SHIFTS if DANN_HIGGS else {})})
+        if DANN_LARTPC:
+            runs[f"lartpc/{seed}"] = f"results/dann/lartpc/seed{seed}"
+    return runs
 
 
 def dann_lartpc_shape():

@@ -1,4 +1,6 @@
-# Cosmic removal in LArTPC images: generate -> train UResNet -> score pixels -> evaluate.
+# Cosmic removal in LArTPC images: generate -> train UResNet -> score pixels -> evaluate, once per
+# seed of cosmic.seeds.  The first seed is the reference: its model, scores and displays are the
+# task's (results/cosmic/model, scores/, displays/); the others live in results/cosmic/seed<N>/.
 
 
 rule cosmic_generate:
@@ -32,7 +34,7 @@ rule cosmic_train:
     params:
         shape=cosmic_shape(),
         config=as_json_arg(COSMIC["uresnet"]) if COSMIC else "{}",
-        seed=config["seed"],
+        seed=COSMIC_SEEDS[0],
     threads: 2
     conda:
         "../envs/hepml.yaml"
@@ -74,7 +76,7 @@ rule cosmic_evaluate:
         events="results/cosmic/events/test.root",
         scores="results/cosmic/scores/test.root",
     output:
-        metrics=report("results/cosmic/metrics.json", caption="../report/cosmic.rst", category="Cosmic"),
+        metrics="results/cosmic/evaluation.json",
         displays=report(directory("results/cosmic/displays"), patterns=["{name}.png"], caption="../report/cosmic.rst",
                         category="Cosmic"),
     params:
@@ -92,3 +94,54 @@ rule cosmic_evaluate:
         "hepml --plot-label={params.label:q} evaluate-segmentation --truth {input.events:q} --scores {input.scores:q} --shape={params.shape:q}"
         " --threshold={params.threshold:q} --bundle {input.bundle:q} --displays {output.displays:q}"
         " --out {output.metrics:q} > {log:q} 2>&1"
+
+
+use rule cosmic_train as cosmic_train_seed with:
+    output:
+        bundle=directory("results/cosmic/seed{seed}/model"),
+    params:
+        shape=cosmic_shape(),
+        config=as_json_arg(COSMIC["uresnet"]) if COSMIC else "{}",
+        seed=lambda wc: int(wc.seed),
+    log:
+        "logs/cosmic/seed{seed}/train.log",
+
+
+use rule cosmic_score as cosmic_score_seed with:
+    input:
+        bundle="results/cosmic/seed{seed}/model",
+        events="results/cosmic/events/{sample}.root",
+    output:
+        scores="results/cosmic/seed{seed}/scores/{sample}.root",
+    log:
+        "logs/cosmic/seed{seed}/score_{sample}.log",
+
+
+use rule cosmic_evaluate as cosmic_evaluate_seed with:
+    input:
+        bundle="results/cosmic/seed{seed}/model",
+        events="results/cosmic/events/test.root",
+        scores="results/cosmic/seed{seed}/scores/test.root",
+    output:
+        metrics="results/cosmic/seed{seed}/evaluation.json",
+        displays=directory("results/cosmic/seed{seed}/displays"),
+    log:
+        "logs/cosmic/seed{seed}/evaluate.log",
+
+
+rule cosmic_metrics:
+    input:
+        unpack(cosmic_evaluations),
+    output:
+        metrics=report("results/cosmic/metrics.json", caption="../report/cosmic.rst", category="Cosmic"),
+    params:
+        parts=lambda wc, input: [f"{seed}={path}" for seed, path in input.items()],
+    conda:
+        "../envs/hepml.yaml"
+    log:
+        "logs/cosmic/metrics.log",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "hepml merge-seeds {params.parts:q} --out {output.metrics:q} > {log:q} 2>&1"

@@ -1,21 +1,25 @@
 # Domain adaptation: pseudo-data -> source-only / DANN / oracle side by side, for the Higgs network
-# (on the Higgs task's features) and the UResNet (on its own small LArTPC samples).
+# (its own nominal sample against each shifted detector of the suite) and the UResNet (on its own
+# small LArTPC samples); every study once per seed of dann.seeds.
 
 
 rule dann_generate:
     output:
-        ntuple="results/dann/higgs/ntuples/{process}.root",
+        ntuple="results/dann/higgs/{domain}/ntuples/{process}.root",
     params:
-        events=DANN.get("higgs", {}).get("events_per_class", 100000),
-        seed=config["seed"] + 7,
-        first=lambda wc: 5_000_000_000 if wc.process == "signal" else 6_000_000_000,
-        detector=as_json_arg(DANN.get("higgs", {}).get("target_detector")),
+        events=DANN_HIGGS.get("events_per_class", 50000),
+        # every domain its own events: the source and each shift are independent samples
+        seed=lambda wc: config["seed"] + 7 + DANN_DOMAINS.index(wc.domain),
+        first=lambda wc: (5_000_000_000 if wc.process == "signal" else 6_000_000_000)
+                         + 10_000_000 * DANN_DOMAINS.index(wc.domain),
+        detector=lambda wc: as_json_arg(dann_higgs_detector(wc.domain)),
     wildcard_constraints:
         process="signal|background",
+        domain=DANN_DOMAIN_PATTERN,
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/dann/generate_{process}.log",
+        "logs/dann/higgs/{domain}/generate_{process}.log",
     resources:
         mem_mb=2000,
         runtime=10,
@@ -26,44 +30,47 @@ rule dann_generate:
 
 rule dann_features:
     input:
-        ntuple="results/dann/higgs/ntuples/{process}.root",
+        ntuple="results/dann/higgs/{domain}/ntuples/{process}.root",
         spec=HIGGS["spec"],
     output:
-        features="results/dann/higgs/features/{process}.root",
+        features="results/dann/higgs/{domain}/features/{process}.root",
     params:
         label=lambda wc: 1 if wc.process == "signal" else 0,
     wildcard_constraints:
         process="signal|background",
+        domain=DANN_DOMAIN_PATTERN,
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/dann/features_{process}.log",
+        "logs/dann/higgs/{domain}/features_{process}.log",
     resources:
         mem_mb=3000,
         runtime=20,
     shell:
-        "hepml features {input.ntuple:q} --spec {input.spec:q} --label={params.label:q} --out {output.features:q} > {log:q} 2>&1"
+        "hepml --quiet features {input.ntuple:q} --spec {input.spec:q} --label={params.label:q} --out {output.features:q} > {log:q} 2>&1"
 
 
 rule dann_higgs:
     input:
-        source=HIGGS_FEATURES,
-        target=expand("results/dann/higgs/features/{process}.root", process=["signal", "background"]),
+        source=expand("results/dann/higgs/source/features/{process}.root", process=["signal", "background"]),
+        target=expand("results/dann/higgs/{{shift}}/features/{process}.root", process=["signal", "background"]),
         spec=HIGGS["spec"],
     output:
-        run=report(directory("results/dann/higgs/run"), patterns=["plots/{name}.png"], caption="../report/dann.rst",
-                   category="DANN", subcategory="Higgs"),
+        run=report(directory("results/dann/higgs/{shift}/seed{seed}"), patterns=["plots/{name}.png"],
+                   caption="../report/dann.rst", category="DANN", subcategory="Higgs {shift}, seed {seed}"),
     params:
         label=PLOT_LABEL,
-        group=DANN.get("higgs", {}).get("featureset", "all"),
-        dnn=as_json_arg(DANN.get("higgs", {}).get("dnn")),
-        dann=as_json_arg(DANN.get("higgs", {}).get("dann")),
-        seed=config["seed"],
+        group=DANN_HIGGS.get("featureset", "all"),
+        dnn=as_json_arg(DANN_HIGGS.get("dnn")),
+        dann=as_json_arg(DANN_HIGGS.get("dann")),
+    wildcard_constraints:
+        shift=DANN_SHIFT_PATTERN,
+        seed=r"\d+",
     threads: 2
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/dann/higgs.log",
+        "logs/dann/higgs/{shift}/seed{seed}.log",
     resources:
         mem_mb=6000,
         runtime=60,
@@ -71,7 +78,7 @@ rule dann_higgs:
         request_gpus=1,
     shell:
         "hepml --plot-label={params.label:q} dann-higgs --source {input.source:q} --target {input.target:q} --spec {input.spec:q} --group={params.group:q}"
-        " --dnn-config={params.dnn:q} --dann-config={params.dann:q} --seed={params.seed:q} --out {output.run:q} > {log:q} 2>&1"
+        " --dnn-config={params.dnn:q} --dann-config={params.dann:q} --seed={wildcards.seed:q} --out {output.run:q} > {log:q} 2>&1"
 
 
 rule dann_lartpc_generate:
@@ -106,19 +113,20 @@ rule dann_lartpc:
         target_train="results/dann/lartpc/events/target_train.root",
         target_test="results/dann/lartpc/events/target_test.root",
     output:
-        run=report(directory("results/dann/lartpc/run"), patterns=["plots/{name}.png"], caption="../report/dann.rst",
-                   category="DANN", subcategory="LArTPC"),
+        run=report(directory("results/dann/lartpc/seed{seed}"), patterns=["plots/{name}.png"],
+                   caption="../report/dann.rst", category="DANN", subcategory="LArTPC, seed {seed}"),
     params:
         label=PLOT_LABEL,
         shape=dann_lartpc_shape(),
         uresnet=as_json_arg(DANN_LARTPC.get("uresnet")),
         dann=as_json_arg(DANN_LARTPC.get("dann")),
-        seed=config["seed"],
+    wildcard_constraints:
+        seed=r"\d+",
     threads: 2
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/dann/lartpc.log",
+        "logs/dann/lartpc/seed{seed}.log",
     resources:
         mem_mb=6000,
         runtime=120,
@@ -127,7 +135,7 @@ rule dann_lartpc:
     shell:
         "hepml --plot-label={params.label:q} dann-lartpc --source-train {input.source_train:q} --source-test {input.source_test:q}"
         " --target-train {input.target_train:q} --target-test {input.target_test:q} --shape={params.shape:q}"
-        " --model-config={params.uresnet:q} --dann-config={params.dann:q} --seed={params.seed:q} --out {output.run:q} > {log:q} 2>&1"
+        " --model-config={params.uresnet:q} --dann-config={params.dann:q} --seed={wildcards.seed:q} --out {output.run:q} > {log:q} 2>&1"
 
 
 rule dann_metrics:
@@ -136,7 +144,9 @@ rule dann_metrics:
     output:
         metrics=report("results/dann/metrics.json", caption="../report/dann.rst", category="DANN"),
     params:
-        parts=lambda wc, input: [f"{task}={path}/metrics.json" for task, path in input.items()],
+        # STUDY/SEED=metrics.json, e.g. higgs/jes/42=results/dann/higgs/jes/seed42/metrics.json
+        parts=lambda wc, input: [f"{study}={path}/metrics.json" for study, path in input.items()],
+        about=as_json_arg({f"higgs/{shift}": {"target_detector": changes} for shift, changes in DANN_SHIFTS.items()}),
     conda:
         "../envs/hepml.yaml"
     log:
@@ -145,4 +155,4 @@ rule dann_metrics:
         mem_mb=1000,
         runtime=5,
     shell:
-        "hepml dann-merge {params.parts:q} --out {output.metrics:q} > {log:q} 2>&1"
+        "hepml dann-merge {params.parts:q} --about={params.about:q} --out {output.metrics:q} > {log:q} 2>&1"

@@ -8,23 +8,25 @@ read in lockstep, so memory does not grow with the number of events.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import awkward as ak
 import numpy as np
 
 from hepml.bundle import write_json
-from hepml.errors import HepmlError
+from hepml.errors import ConfigError, HepmlError
 from hepml.io.atomic import atomic_path
 from hepml.io.read import Source, iterate, num_entries
-from hepml.metrics import calibration_sums, confusion_matrix, ece_from_sums, iou
+from hepml.metrics import calibration_sums, confusion_matrix, ece_from_sums, iou, over_seeds
 from hepml.simulate.lartpc import COSMIC, NEUTRINO
 from hepml.tasks.cosmic.train import CLASSES
 
-__all__ = ["PixelTally", "segmentation_metrics", "evaluate_segmentation", "RETENTION"]
+__all__ = ["PixelTally", "segmentation_metrics", "evaluate_segmentation", "merge_seeds", "RETENTION"]
 
 RETENTION = 0.9  # an event is retained when it keeps this fraction of its neutrino charge
 
@@ -121,3 +123,16 @@ def evaluate_segmentation(truth: Sequence[str], scores: Sequence[str], out: str 
     with atomic_path(out) as tmp:
         write_json(tmp, metrics)
     return metrics
+
+
+def merge_seeds(parts: dict[str, str], out: str | os.PathLike[str]) -> dict[str, Any]:
+    """``results/cosmic/metrics.json``: the reference (first) seed's metrics at the top, as one run
+    writes them, with ``seeds`` (every seed's) and ``summary`` (:func:`~hepml.metrics.over_seeds`)."""
+    if not parts or not all(seed.isdigit() and path for seed, path in parts.items()):
+        raise ConfigError(f"seeds {', '.join(parts) or '(none)'}: give SEED=evaluation.json for each seed, "
+                          "the reference seed first")
+    runs = {seed: json.loads(Path(path).read_text()) for seed, path in parts.items()}
+    merged = {**next(iter(runs.values())), "seeds": runs, "summary": over_seeds(runs)}
+    with atomic_path(out) as tmp:
+        write_json(tmp, merged)
+    return merged

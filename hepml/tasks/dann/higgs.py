@@ -24,7 +24,7 @@ from hepml.calibration import make_calibrator, parse_prior, prior_weights
 from hepml.features.foldkey import FOLD_KEY, spec_fold_key
 from hepml.features.spec import FeatureTable
 from hepml.io.atomic import atomic_path
-from hepml.metrics import auc, ece
+from hepml.metrics import auc, bootstrap_auc_difference, ece
 from hepml.split import (
     CALIBRATION,
     STUDY_SEED_OFFSET,
@@ -37,6 +37,8 @@ from hepml.split import (
 from hepml.tasks.dann.study import domain_auc, gap_closed
 
 __all__ = ["run_dann_higgs"]
+
+PROBE_EVENTS = 10_000  # per domain for the domain probe: its AUC to about 0.005, in seconds
 
 
 def _split(table: FeatureTable, seed: int) -> dict[str, np.ndarray]:
@@ -78,16 +80,26 @@ def _measure(models: dict[str, Any], source: FeatureTable, target: FeatureTable,
     metrics: dict[str, Any] = {"source": {}, "target": {}, "domain_auc": {}, "ece_target": {}}
     scores: dict[str, Any] = {}
     xs, xt = source.X[s["test"]], target.X[t["test"]]
+    # a random subset, not the first events: the files list signal before background, so the head
+    # of the source holds mostly signal and the probe partly sees the classes (measured on the JES
+    # shift: domain AUC 0.747 on the first 10 000 events of each domain, 0.712 on a random 10 000)
+    rng = np.random.default_rng(seed)
+    probe_s, probe_t = (np.sort(rng.choice(len(x), min(len(x), PROBE_EVENTS), replace=False)) for x in (xs, xt))
     for name, model in models.items():
         ps, pt = predict(model, xs), predict(model, xt)
         scores[f"{name}_source"], scores[f"{name}_target"] = ps, pt
         metrics["source"][name] = auc(source.label[s["test"]], ps, source.weight[s["test"]])
         metrics["target"][name] = auc(target.label[t["test"]], pt, target.weight[t["test"]])
         if name != "oracle":
-            metrics["domain_auc"][name] = domain_auc(hidden_features(model, xs[:50_000]),
-                                                     hidden_features(model, xt[:50_000]), seed)
-    target_auc = metrics["target"]
-    metrics["gap_closed"] = gap_closed(target_auc["source_only"], target_auc["dann"], target_auc["oracle"])
+            metrics["domain_auc"][name] = domain_auc(hidden_features(model, xs[probe_s]),
+                                                     hidden_features(model, xt[probe_t]), seed)
+    target_auc, y, w = metrics["target"], target.label[t["test"]], target.weight[t["test"]]
+    metrics["gap"] = target_auc["oracle"] - target_auc["source_only"]
+    # paired bootstrap on the same target test events: the gap's own statistical uncertainty
+    metrics["gap_std"] = bootstrap_auc_difference(y, scores["oracle_target"], scores["source_only_target"], w,
+                                                  seed=seed)
+    metrics["gap_closed"] = gap_closed(target_auc["source_only"], target_auc["dann"], target_auc["oracle"],
+                                       metrics["gap_std"])
     metrics["source_auc_change"] = metrics["source"]["dann"] - metrics["source"]["source_only"]
     metrics["events"] = {"source_train": int(s["train"].sum()), "target_train": int(t["train"].sum()),
                          "source_test": int(s["test"].sum()), "target_test": int(t["test"].sum())}

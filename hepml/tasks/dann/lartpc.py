@@ -121,6 +121,7 @@ def run_dann_lartpc(source_train: Sequence[str], source_test: Sequence[str], tar
                 metrics["domain_auc"][model] = domain_auc(bottleneck_features(bundle, tests["source"]),
                                                           bottleneck_features(bundle, tests["target"]), seed)
         target = metrics["target"]
+        metrics["gap"] = target["oracle"] - target["source_only"]
         metrics["gap_closed"] = gap_closed(target["source_only"], target["dann"], target["oracle"])
         metrics["source_iou_change"] = metrics["source"]["dann"] - metrics["source"]["source_only"]
         metrics["figure_of_merit"] = "mean IoU of the cosmic and neutrino classes"

@@ -10,17 +10,19 @@ from typing import Any
 import numpy as np
 
 from hepml.bundle import write_json
+from hepml.errors import ConfigError
 from hepml.io.atomic import atomic_path
-from hepml.metrics import auc
+from hepml.metrics import auc, over_seeds
 
-__all__ = ["gap_closed", "domain_auc", "merge_metrics"]
+__all__ = ["gap_closed", "domain_auc", "summarise_seeds", "merge_metrics"]
 
 
-def gap_closed(source_only: float, dann: float, oracle: float) -> float | None:
+def gap_closed(source_only: float, dann: float, oracle: float, gap_std: float = 0.0) -> float | None:
     """Fraction of the source-only -> oracle gap on target that DANN closes; None when the oracle
-    does not beat the source-only model (no gap to close: the ratio would mean nothing)."""
+    does not beat the source-only model by more than twice the gap's uncertainty ``gap_std`` (no
+    gap to close: the ratio would be noise divided by noise, e.g. -9 for a gap of 0.0007)."""
     gap = oracle - source_only
-    return float((dann - source_only) / gap) if gap > 0 else None
+    return float((dann - source_only) / gap) if gap > 0 and gap > 2 * gap_std else None
 
 
 def domain_auc(features_source: np.ndarray, features_target: np.ndarray, seed: int = 0) -> float:
@@ -40,9 +42,41 @@ def domain_auc(features_source: np.ndarray, features_target: np.ndarray, seed: i
     return auc(y, cross_val_predict(clf, x, y, cv=folds, method="predict_proba")[:, 1])
 
 
-def merge_metrics(parts: dict[str, str], out: str | os.PathLike[str]) -> dict[str, Any]:
-    """``results/dann/metrics.json``: one section per task."""
-    merged = {task: json.loads(Path(path).read_text()) for task, path in parts.items()}
+def summarise_seeds(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """:func:`~hepml.metrics.over_seeds` of a study's runs, and ``gap_closed_of_means``: the gap
+    closed by the mean target figures, stabler than the mean of per-seed ratios when the gap is
+    small; null when the mean gap is within twice its standard error over seeds."""
+    summary = over_seeds(runs)
+    mean = {model: summary.get(f"target.{model}", {}).get("mean") for model in ("source_only", "dann", "oracle")}
+    gap = summary.get("gap")
+    # the mean gap must stand out of its standard error over seeds (one seed: of its bootstrap)
+    one_seed = summary.get("gap_std", {}).get("mean") or 0.0
+    gap_std = gap["std"] / np.sqrt(gap["n"]) if gap and gap["std"] is not None else one_seed
+    summary["gap_closed_of_means"] = None if None in mean.values() else gap_closed(
+        mean["source_only"], mean["dann"], mean["oracle"], gap_std)
+    return summary
+
+
+def merge_metrics(parts: dict[str, str], out: str | os.PathLike[str],
+                  about: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``results/dann/metrics.json``: each study's per-seed metrics and their summary.
+
+    ``parts`` maps ``STUDY/SEED`` (a study may be nested: ``higgs/jes/42``) to a run's metrics.json;
+    ``about`` adds a description to a study (``{"higgs/jes": {"target_detector": ...}}``).
+    """
+    studies: dict[str, dict[str, Any]] = {}
+    for key, path in parts.items():
+        study, _, seed = key.rpartition("/")
+        if not study or not seed.isdigit() or not path:
+            raise ConfigError(f"part {key!r} is not STUDY/SEED=metrics.json (e.g. higgs/jes/42=run/metrics.json)")
+        studies.setdefault(study, {})[seed] = json.loads(Path(path).read_text())
+    merged: dict[str, Any] = {}
+    for study, runs in studies.items():
+        node = merged
+        for level in study.split("/"):
+            node = node.setdefault(level, {})
+        node.update((about or {}).get(study, {}))
+        node["summary"], node["seeds"] = summarise_seeds(runs), runs
     with atomic_path(out) as tmp:
         write_json(tmp, merged)
     return merged
