@@ -108,6 +108,23 @@ def test_dann_lowers_domain_auc_and_reloads_without_custom_code(tmp_path: Path) 
     np.testing.assert_allclose(predict(again, xt), predict(dann, xt), atol=1e-6)
 
 
+def test_warm_start_begins_at_the_source_only_network() -> None:
+    """With warm_start the DANN task network starts as the given network, standardisation
+    included: after a step with a vanishing learning rate it scores as that network does."""
+    from hepml.models.dann import DannConfig, fit_dann_dense
+    from hepml.models.dense import DenseConfig, build_dense, predict
+
+    rng = np.random.default_rng(3)
+    xs, xt = rng.normal(5, 2, (400, 4)), rng.normal(6, 2, (400, 4))
+    ys = (xs[:, 0] > 5).astype(np.float32)
+    config = DenseConfig(layers=2, units=8, epochs=1, batch_size=800, learning_rate=1e-12)
+    initial = build_dense(4, config, xs[:200])  # a standardisation unlike the one DANN would adapt
+    _, warm, _ = fit_dann_dense(xs, ys, np.ones(400), xt, np.ones(400), config, DannConfig(), initial=initial)
+    np.testing.assert_allclose(predict(warm, xs), predict(initial, xs), atol=1e-6)
+    _, cold, _ = fit_dann_dense(xs, ys, np.ones(400), xt, np.ones(400), config, DannConfig())
+    assert np.max(np.abs(predict(cold, xs) - predict(initial, xs))) > 1e-3
+
+
 def test_domain_probes_read_the_same_layer_in_every_dense_network() -> None:
     """Source-only, oracle and DANN networks share one trunk; the probes read its last activation."""
     from hepml.models.dann import DannConfig, build_dann_dense
@@ -352,7 +369,9 @@ def test_seeds_merge_into_mean_and_spread_per_study(tmp_path: Path, capsys: pyte
         parts.append(f"{key}={path}")
     out = tmp_path / "metrics.json"
     about = json.dumps({"higgs/jes": {"target_detector": {"jet_energy_scale": 0.8}}})
-    assert main(["dann-merge", *parts, "--about", about, "--out", str(out)]) == 0
+    assert main(["dann-merge", *parts, "--about", about, "--out", str(out), "--plots", str(tmp_path / "plots")]) == 0
+    for figure in ("dann_suite", "dann_lartpc_seeds"):
+        assert (tmp_path / "plots" / f"{figure}.png").stat().st_size > 1000
     merged = json.loads(out.read_text())
     jes = merged["higgs"]["jes"]
     assert jes["target_detector"] == {"jet_energy_scale": 0.8} and set(jes["seeds"]) == {"1", "2", "3"}

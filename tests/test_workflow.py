@@ -139,7 +139,8 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
     report = _snakemake(work, "--report", "report.html", "--configfile", "small.yaml")
     assert report.returncode == 0, report.stderr[-3000:]
     html = (work / "report.html").read_text()
-    for figure in ("roc.png", "roc_linear.png", "reliability_dnn_all.png", "event_display_0.png", "dann_scores.png"):
+    for figure in ("roc.png", "roc_linear.png", "reliability_dnn_all.png", "event_display_0.png", "dann_scores.png",
+                   "dann_suite.png"):
         assert figure in html, figure
     for caption in ("working points of the reference", "event displays", "Domain adaptation"):
         assert caption in html, caption

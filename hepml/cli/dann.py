@@ -76,6 +76,16 @@ def cmd_dann_merge(args: argparse.Namespace) -> int:
     parts = dict(part.partition("=")[::2] for part in args.parts)
     merged = merge_metrics(parts, args.out, about=args.about)
     print("\n".join(_summary_lines(merged)))
+    if args.plots:
+        from hepml.plotting import without_beam
+        from hepml.tasks.dann.plots import plot_suite
+
+        if "higgs" in merged:
+            plot_suite(merged["higgs"], args.plots)
+        if "lartpc" in merged:
+            with without_beam():
+                plot_suite({"LArTPC": merged["lartpc"]}, args.plots, name="dann_lartpc_seeds",
+                           figure_of_merit="target mean IoU")
     print(f"merged {len(parts)} run(s) into {args.out}")
     return 0
 
@@ -110,4 +120,5 @@ def register(verb: AddVerb) -> None:
     p = verb("dann-merge", cmd_dann_merge, "the DANN runs' metrics in one JSON, with mean and spread over seeds")
     p.add_argument("parts", nargs="+", help="STUDY/SEED=metrics.json, e.g. higgs/jes/42=run/metrics.json")
     p.add_argument("--about", type=json_arg, default={}, help='a description per study, e.g. {"higgs/jes": {...}}')
+    p.add_argument("--plots", default=None, help="folder for the figures over seeds (dann_suite, dann_lartpc_seeds)")
     p.add_argument("--out", required=True)

@@ -83,6 +83,7 @@ class DannConfig(Settings):
     beta: float = 0.75
     domain_units: int = 64
     domain_weight: float = 1.0
+    warm_start: bool = False  # start from the trained source-only network (dense networks)
 
 
 class DannSchedule(keras.callbacks.Callback):
@@ -184,11 +185,19 @@ def fit_dann_dense(
     *,
     seed: int = 0,
     progress: str = "training",
+    initial: keras.Model | None = None,
 ) -> tuple[keras.Model, keras.Model, dict[str, list[float]]]:
-    """Train on labelled source (xs, ys, ws) and unlabelled target (xt, wt; no labels are read)."""
+    """Train on labelled source (xs, ys, ws) and unlabelled target (xt, wt; no labels are read);
+    ``initial``, a network of the same shape (the source-only one), gives the starting weights of
+    the task network, standardisation included."""
     keras.utils.set_random_seed(seed)
     x, y, w = dann_arrays(xs, ys, ws, xt, wt, config)
     model, task_model = build_dann_dense(xs.shape[1], config, dann, x[w["domain"] != 0])
+    if initial is not None:
+        task_model.set_weights(initial.get_weights())
+        for layer in task_model.layers:  # the standardisation reads its statistics only when finalised
+            if isinstance(layer, keras.layers.Normalization):
+                layer.finalize_state()
     steps = int(np.ceil(len(x) / config.batch_size))
     schedule = DannSchedule(model.get_layer("gradient_reversal"), dann, config.learning_rate, steps, config.epochs)
     history = model.fit(

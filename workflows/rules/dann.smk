@@ -143,10 +143,13 @@ rule dann_metrics:
         unpack(dann_runs),
     output:
         metrics=report("results/dann/metrics.json", caption="../report/dann.rst", category="DANN"),
+        plots=report(directory("results/dann/plots"), patterns=["{name}.png"], caption="../report/dann.rst",
+                     category="DANN", subcategory="over seeds"),
     params:
         # STUDY/SEED=metrics.json, e.g. higgs/jes/42=results/dann/higgs/jes/seed42/metrics.json
         parts=lambda wc, input: [f"{study}={path}/metrics.json" for study, path in input.items()],
         about=as_json_arg({f"higgs/{shift}": {"target_detector": changes} for shift, changes in DANN_SHIFTS.items()}),
+        label=PLOT_LABEL,
     conda:
         "../envs/hepml.yaml"
     log:
@@ -155,4 +158,5 @@ rule dann_metrics:
         mem_mb=1000,
         runtime=5,
     shell:
-        "hepml dann-merge {params.parts:q} --about={params.about:q} --out {output.metrics:q} > {log:q} 2>&1"
+        "hepml --plot-label={params.label:q} dann-merge {params.parts:q} --about={params.about:q} --plots {output.plots:q}"
+        " --out {output.metrics:q} > {log:q} 2>&1"

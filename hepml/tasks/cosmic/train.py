@@ -109,6 +109,9 @@ def _fit_dann(sources: list[str], targets: list[str], shape: tuple[int, ...], co
     if config.crop or config.flips or config.schedule != "constant":
         raise ConfigError("uresnet.crop, flips and schedule apply to plain training; DANN training uses whole windows "
                           "and its own schedule: leave them out of the DANN study's uresnet settings")
+    if dann.warm_start:
+        raise ConfigError("dann.warm_start starts the dense (Higgs) DANN network from the source-only one; the "
+                          "UResNet DANN trains from scratch: leave warm_start out of the LArTPC dann settings")
     _check_target(targets, shape, config.batch_size)
     settings["dann"] = dann.as_dict()
 

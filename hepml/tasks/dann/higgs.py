@@ -65,10 +65,12 @@ def _train(source: FeatureTable, target: FeatureTable, s: dict[str, np.ndarray],
     unlabelled = target.X[t["train"]]  # the DANN fits never see target labels
     # the control: the same DANN training with lambda = 0 (domain head detached), which tells the
     # adversary's effect apart from that of the training procedure
+    initial = models["source_only"] if dann.warm_start else None
     for name, config in (("dann", dann), ("no_adversary", replace(dann, lambda_max=0.0))):
         _, models[name], logs[name] = fit_dann_dense(
             source.X[s["train"]], source.label[s["train"]], source.weight[s["train"]],
-            unlabelled, target.weight[t["train"]], dense, config, seed=seed, progress=f"training {name}")
+            unlabelled, target.weight[t["train"]], dense, config, seed=seed, progress=f"training {name}",
+            initial=initial)
     return models, logs
 
 

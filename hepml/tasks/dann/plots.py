@@ -18,9 +18,9 @@ import numpy as np
 
 from hepml.metrics import auc
 from hepml.plotting import figure, save, without_beam
-from hepml.plotting.hist import axes_or_current, draw_classes, per_bin_label
+from hepml.plotting.hist import CLASS_COLOURS, axes_or_current, draw_classes, per_bin_label
 
-__all__ = ["plot_dann", "draw_domain_scores", "MODEL_NAMES", "DOMAIN_NAMES"]
+__all__ = ["plot_dann", "draw_domain_scores", "draw_suite", "plot_suite", "MODEL_NAMES", "DOMAIN_NAMES"]
 
 MODEL_NAMES = {"source_only": "simulation only", "dann": "DANN", "no_adversary": r"DANN, $\lambda = 0$",
                "oracle": "oracle (target labels)"}  # what each network was trained on
@@ -87,3 +87,43 @@ def _training_figure(log: dict[str, list[float]], out: Path) -> list[Path]:
         ax2.legend(fontsize=15)
         fig.tight_layout()
         return save(fig, out, "dann_training")
+
+
+def draw_suite(studies: Mapping[str, Mapping[str, Any]], *, ax: Any = None, figure_of_merit: str = "target AUC",
+               ) -> list[Any]:
+    """Each study's (shift's) target figure of merit per model, mean with the spread over seeds as
+    error bar, and the gap closed of the means written above it."""
+    ax = axes_or_current(ax)
+    artists: list[Any] = []
+    names = list(studies)
+    models = ("source_only", "no_adversary", "dann", "oracle")
+    for i, model in enumerate(models):
+        x = np.arange(len(names)) + (i - 1.5) * 0.15
+        stats = [studies[name]["summary"].get(f"target.{model}", {}) for name in names]
+        mean = [st.get("mean", np.nan) for st in stats]
+        err = [st.get("std") or 0.0 for st in stats]
+        artists.append(ax.errorbar(x, mean, yerr=err, fmt="osD^"[i], ms=9, capsize=4, ls="none",
+                                   color=CLASS_COLOURS[i % len(CLASS_COLOURS)], label=MODEL_NAMES[model]))
+    for j, name in enumerate(names):
+        summary = studies[name]["summary"]
+        closed = summary.get("gap_closed_of_means")
+        text = "no significant gap" if closed is None else f"gap closed {100 * closed:.0f} %"
+        artists.append(ax.annotate(f"{text}\n{summary['seeds']} seed(s)", (j, 1.0), xycoords=("data", "axes fraction"),
+                                   xytext=(0, -6), textcoords="offset points", ha="center", va="top", fontsize=13))
+    ax.set_xticks(range(len(names)), names, fontsize=16)
+    ax.set_xlim(-0.5, len(names) - 0.5)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + 0.35 * (high - low))  # room for the texts and the legend
+    ax.set_ylabel(f"{figure_of_merit} (mean $\\pm$ spread over seeds)", fontsize=16)
+    ax.legend(fontsize=13, loc="best", ncol=2)
+    return artists
+
+
+def plot_suite(studies: Mapping[str, Mapping[str, Any]], out: str | os.PathLike[str], name: str = "dann_suite",
+               **kwargs: Any) -> list[Path]:
+    """:func:`draw_suite` as a figure of its own (``name``.pdf / .png in ``out``)."""
+    with figure(figsize=(max(8, 3.5 * len(studies)), 7)) as (fig, ax):
+        draw_suite(studies, ax=ax, **kwargs)
+        ax.set_xlabel("pseudo-data (target)", fontsize=16)
+        fig.tight_layout()
+        return save(fig, Path(out), name)
