@@ -108,14 +108,14 @@ def draw_suite(studies: Mapping[str, Mapping[str, Any]], *, ax: Any = None, figu
         summary = studies[name]["summary"]
         closed = summary.get("gap_closed_of_means")
         text = "no significant gap" if closed is None else f"gap closed {100 * closed:.0f} %"
-        artists.append(ax.annotate(f"{text}\n{summary['seeds']} seed(s)", (j, 1.0), xycoords=("data", "axes fraction"),
-                                   xytext=(0, -6), textcoords="offset points", ha="center", va="top", fontsize=13))
+        artists.append(ax.annotate(f"{text}\n{summary['seeds']} seed(s)", (j, 0.0), xycoords=("data", "axes fraction"),
+                                   xytext=(0, 6), textcoords="offset points", ha="center", va="bottom", fontsize=13))
     ax.set_xticks(range(len(names)), names, fontsize=16)
     ax.set_xlim(-0.5, len(names) - 0.5)
     low, high = ax.get_ylim()
-    ax.set_ylim(low, high + 0.35 * (high - low))  # room for the texts and the legend
+    ax.set_ylim(low - 0.25 * (high - low), high + 0.2 * (high - low))  # the texts below, the legend above
     ax.set_ylabel(f"{figure_of_merit} (mean $\\pm$ spread over seeds)", fontsize=16)
-    ax.legend(fontsize=13, loc="best", ncol=2)
+    ax.legend(fontsize=12, loc="upper center", ncol=4, handletextpad=0.2, columnspacing=0.8)
     return artists
 
 
