@@ -27,6 +27,9 @@ RECIPES: dict[str, tuple[int, dict[str, Any]]] = {  # name: (training events, ur
     "flips": (1600, {**DEMO, "crop": 64, "flips": True}),
     "cosine": (1600, {**DEMO, "crop": 64, "flips": True, "schedule": "cosine"}),
     "wider": (1600, {**DEMO, "crop": 64, "flips": True, "schedule": "cosine", "filters": 16}),
+    # the same levers on whole windows, the demo's inputs
+    "windows_flips": (400, {**DEMO, "flips": True}),
+    "windows_cosine": (400, {**DEMO, "flips": True, "schedule": "cosine"}),
 }
 SHAPE = (3, 128, 128)
 
