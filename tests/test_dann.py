@@ -391,6 +391,9 @@ def test_seeds_merge_into_mean_and_spread_per_study(tmp_path: Path, capsys: pyte
     for part in (f"higgs={tmp_path / 'higgs_jes_1.json'}", str(tmp_path / "higgs_jes_1.json")):
         assert main(["dann-merge", part, "--out", str(tmp_path / "bad.json")]) == 1
         assert "is not STUDY/SEED=metrics.json" in capsys.readouterr().err
+    twice = [f"higgs/jes/1={tmp_path / 'higgs_jes_1.json'}", f"higgs/jes/1={tmp_path / 'higgs_jes_2.json'}"]
+    assert main(["dann-merge", *twice, "--out", str(tmp_path / "bad.json")]) == 1
+    assert "'higgs/jes/1' is given twice" in capsys.readouterr().err  # not one run silently dropped
     assert not (tmp_path / "bad.json").exists()
 
 

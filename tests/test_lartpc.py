@@ -245,3 +245,34 @@ def test_dann_training_refuses_the_plain_training_levers(segmenter: tuple[Path, 
     with pytest.raises(ValueError, match="uresnet.schedule: 'linear'; choose constant or cosine"):
         train_segmentation([str(events)], tmp_path / "b", shape=SHAPE, model_config={"schedule": "linear"})
     assert not (tmp_path / "b").exists()
+
+
+def test_merge_seeds_keeps_the_reference_on_top_and_refuses_bad_parts(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``hepml merge-seeds``: the first seed's metrics at the top, every seed under ``seeds``, the
+    mean and spread under ``summary``; a part without a seed or a seed given twice is an error
+    that writes nothing."""
+    import json
+
+    from hepml.cli import main
+
+    parts = []
+    for seed, (cosmic, neutrino) in {"42": (0.80, 0.70), "43": (0.78, 0.64)}.items():
+        path = tmp_path / f"evaluation_{seed}.json"
+        path.write_text(json.dumps({"iou": {"cosmic": cosmic, "neutrino": neutrino},
+                                    "accuracy": {"non_background": 0.9}}))
+        parts.append(f"{seed}={path}")
+    out = tmp_path / "metrics.json"
+    assert main(["merge-seeds", *parts, "--out", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    assert merged["iou"] == {"cosmic": 0.80, "neutrino": 0.70} and set(merged["seeds"]) == {"42", "43"}
+    assert merged["summary"]["iou.neutrino"] == {"mean": pytest.approx(0.67),
+                                                 "std": pytest.approx(np.std([0.70, 0.64], ddof=1)), "n": 2}
+    assert "iou.neutrino: 0.670 ± 0.042 over 2 seed(s)" in capsys.readouterr().out
+    bad = tmp_path / "bad.json"
+    for args, message in (([f"x={tmp_path / 'evaluation_42.json'}"], "give SEED=evaluation.json"),
+                          ([str(tmp_path / "evaluation_42.json")], "is not SEED=evaluation.json"),
+                          ([parts[0], parts[0]], "'42' is given twice")):
+        assert main(["merge-seeds", *args, "--out", str(bad)]) == 1
+        assert message in capsys.readouterr().err
+        assert not bad.exists()

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = ["AddVerb", "json_arg", "shape_arg", "prior_arg", "check_outputs", "group_columns", "fraction",
-           "CALIBRATIONS", "PRIOR_HELP"]
+           "key_value_parts", "mean_spread", "CALIBRATIONS", "PRIOR_HELP"]
 
 AddVerb = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 CALIBRATIONS = ["isotonic", "platt", "temperature", "none"]
@@ -68,3 +68,25 @@ def group_columns(spec: Any, group: str | None) -> list[str]:
 
 def fraction(value: float | None) -> str:
     return "n/a (the oracle does not beat the source-only model significantly)" if value is None else f"{value:.2f}"
+
+
+def key_value_parts(parts: Sequence[str], form: str) -> dict[str, str]:
+    """``KEY=PATH`` arguments (``form`` says which) as a mapping; a part without both, or a key
+    given twice, is an error: a second run under one key would silently replace the first."""
+    from hepml.errors import ConfigError
+
+    mapping: dict[str, str] = {}
+    for part in parts:
+        key, _, path = part.partition("=")
+        if not key or not path:
+            raise ConfigError(f"part {part!r} is not {form}")
+        if key in mapping:
+            raise ConfigError(f"{key!r} is given twice ({mapping[key]} and {path}); give each once")
+        mapping[key] = path
+    return mapping
+
+
+def mean_spread(stat: dict[str, Any], digits: int = 3, sign: str = "") -> str:
+    """A number of :func:`hepml.metrics.over_seeds` as text: mean ± spread (no spread for one seed)."""
+    text = f"{stat['mean']:{sign}.{digits}f}"
+    return text if stat["std"] is None else f"{text} ± {stat['std']:.{digits}f}"

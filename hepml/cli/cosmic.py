@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hepml.cli.common import AddVerb, check_outputs, json_arg, shape_arg
+from hepml.cli.common import AddVerb, check_outputs, json_arg, key_value_parts, mean_spread, shape_arg
 
 __all__ = ["register"]
 
@@ -53,12 +53,9 @@ def cmd_evaluate_segmentation(args: argparse.Namespace) -> int:
 def cmd_merge_seeds(args: argparse.Namespace) -> int:
     from hepml.tasks.cosmic.evaluate import merge_seeds
 
-    parts = dict(part.partition("=")[::2] for part in args.parts)
-    summary = merge_seeds(parts, args.out)["summary"]
+    summary = merge_seeds(key_value_parts(args.parts, "SEED=evaluation.json"), args.out)["summary"]
     for key in ("iou.cosmic", "iou.neutrino", "accuracy.non_background"):
-        std = summary[key]["std"]
-        print(f"{key}: {summary[key]['mean']:.3f}" + (f" ± {std:.3f}" if std is not None else "")
-              + f" over {summary[key]['n']} seed(s)")
+        print(f"{key}: {mean_spread(summary[key])} over {summary[key]['n']} seed(s)")
     return 0
 
 

@@ -13,6 +13,8 @@ from hepml.cli.common import (
     fraction,
     group_columns,
     json_arg,
+    key_value_parts,
+    mean_spread,
     prior_arg,
     shape_arg,
 )
@@ -65,15 +67,14 @@ def _summary_lines(node: dict[str, Any], name: str = "") -> list[str]:
              f"gap closed (of the means) {fraction(summary['gap_closed_of_means'])}"]
     for key in ("gap_closed", "source_auc_change", "source_iou_change"):
         if key in summary:
-            std = summary[key]["std"]
-            parts.append(f"{key} {summary[key]['mean']:+.4f}" + (f" ± {std:.4f}" if std is not None else ""))
+            parts.append(f"{key} {mean_spread(summary[key], 4, '+')}")
     return [", ".join(parts)]
 
 
 def cmd_dann_merge(args: argparse.Namespace) -> int:
     from hepml.tasks.dann.study import merge_metrics
 
-    parts = dict(part.partition("=")[::2] for part in args.parts)
+    parts = key_value_parts(args.parts, "STUDY/SEED=metrics.json (e.g. higgs/jes/42=run/metrics.json)")
     merged = merge_metrics(parts, args.out, about=args.about)
     print("\n".join(_summary_lines(merged)))
     if args.plots:

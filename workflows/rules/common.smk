@@ -145,8 +145,7 @@ def dann_runs(wildcards):
     LArTPC study, once per seed."""
     runs = {}
     for seed in DANN_SEEDS:
-        runs.update({f"higgs/{shift}/{seed}": f"results/dann/higgs/{shift}/seed{seed}"
-                     for shift in (DANN_SHIFTS if DANN_HIGGS else {})})
+        runs.update({f"higgs/{shift}/{seed}": f"results/dann/higgs/{shift}/seed{seed}" for shift in DANN_SHIFTS})
         if DANN_LARTPC:
             runs[f"lartpc/{seed}"] = f"results/dann/lartpc/seed{seed}"
     return runs

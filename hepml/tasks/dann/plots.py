@@ -92,7 +92,7 @@ def _training_figure(log: dict[str, list[float]], out: Path) -> list[Path]:
 def draw_suite(studies: Mapping[str, Mapping[str, Any]], *, ax: Any = None, figure_of_merit: str = "target AUC",
                ) -> list[Any]:
     """Each study's (shift's) target figure of merit per model, mean with the spread over seeds as
-    error bar, and the gap closed of the means written above it."""
+    error bar, and the gap closed of the means written below it."""
     ax = axes_or_current(ax)
     artists: list[Any] = []
     names = list(studies)
