@@ -120,10 +120,72 @@ def segmenter(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("cosmic")
     events = folder / "events.root"
     L.write_events(events, 40, seed=9, geometry=SMALL, config=L.LArTPCConfig(cosmic_mean=2))
+    # every training lever on: trained on crops, it scores whole windows
     train_segmentation([str(events)], folder / "bundle", shape=SHAPE,
                        model_config={"depth": 2, "filters": 4, "epochs": 2, "crop": 16, "flips": True,
-                                     "schedule": "cosine"})  # trained on crops, scores whole windows
+                                     "mirrors": True, "schedule": "cosine", "shuffle": True, "dice": 0.5})
     return folder / "bundle", events
+
+
+def test_cross_entropy_dice_against_a_hand_computation() -> None:
+    from hepml.models.uresnet import CrossEntropyDice
+
+    truth = np.array([[0, 1, 2, 1]])
+    p = np.array([[[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]]], np.float32)
+    w = np.array([[0.01, 2.0, 3.0, 2.0]], np.float32)
+    cross_entropy = np.mean(w * -np.log([0.7, 0.8, 0.6, 0.4]))
+    dice_cosmic = (2 * (0.8 + 0.4) + 1) / (2 + (0.2 + 0.8 + 0.2 + 0.4) + 1)
+    dice_neutrino = (2 * 0.6 + 1) / (1 + (0.1 + 0.1 + 0.6 + 0.1) + 1)
+    expected = cross_entropy + 0.5 * (2 - dice_cosmic - dice_neutrino) / 2
+    assert float(CrossEntropyDice(0.5)(truth, p, w)) == pytest.approx(expected, rel=1e-5)
+    assert float(CrossEntropyDice(0.0)(truth, p)) == pytest.approx(np.mean(-np.log([0.7, 0.8, 0.6, 0.4])), rel=1e-5)
+    with pytest.raises(ValueError, match="uresnet.dice: -1.0 must be >= 0"):
+        from hepml.models.uresnet import UResNetConfig
+
+        UResNetConfig(dice=-1.0)
+
+
+def test_shuffle_reorders_the_training_windows_only(segmenter: tuple[Path, Path]) -> None:
+    from hepml.tasks.cosmic.train import _batches
+
+    _, events = segmenter
+    weights = np.ones(3)
+
+    def epoch(validation: bool, shuffle: np.random.Generator | None) -> np.ndarray:
+        return np.concatenate([q for q, _, _ in _batches([str(events)], SHAPE, 4, validation, weights, 0.01,
+                                                         shuffle=shuffle)])
+
+    plain, rng = epoch(False, None), np.random.default_rng(0)
+    first, second = epoch(False, rng), epoch(False, rng)
+    assert not np.array_equal(first, plain) and not np.array_equal(first, second)  # a new order every epoch
+    def windows(a: np.ndarray) -> list[bytes]:
+        return sorted(x.tobytes() for x in a)
+
+    assert windows(first) == windows(plain) == windows(second)  # of the same windows
+    np.testing.assert_array_equal(epoch(True, rng), epoch(True, None))  # validation in file order
+
+
+def test_mirror_makes_the_images_of_mirrored_events() -> None:
+    from hepml.models.augment import augment, mirror
+
+    g = L.Geometry(wires=32, ticks=32)
+    rng = np.random.default_rng(5)
+    x, y, z = rng.uniform(1, 255, 40), rng.uniform(-127, 127, 40), rng.uniform(1, 255, 40)
+
+    def image(x: np.ndarray, y: np.ndarray) -> np.ndarray:  # the points' pixels on the three planes
+        out = np.zeros((3, g.wires, g.ticks), np.float32)
+        for plane in range(3):
+            wire, tick = L.project(x, y, z, g, plane)
+            out[plane, wire, tick] = 1.0
+        return out
+
+    mirrored = {(d, u): image(g.drift_length - x if d else x, -y if u else y) for d in (0, 1) for u in (0, 1)}
+    batch = np.repeat(image(x, y)[None], 32, axis=0)
+    q, labels = mirror(batch, batch.astype(np.int64), rng)
+    np.testing.assert_array_equal(labels, q)  # labels follow their charge
+    seen = {next(k for k, v in mirrored.items() if np.array_equal(v, event)) for event in q}
+    assert seen == set(mirrored)  # each of the four mirror images, and nothing else
+    assert augment(batch, batch, rng)[0] is batch  # no lever: the batch as it is
 
 
 def test_training_views_crop_around_activity_and_flip_all_planes_alike() -> None:
@@ -234,14 +296,16 @@ def test_dann_training_refuses_the_plain_training_levers(segmenter: tuple[Path, 
     from hepml.tasks.cosmic.train import train_segmentation
 
     _, events = segmenter
-    with pytest.raises(ConfigError, match="uresnet.crop, flips and schedule apply to plain training"):
+    with pytest.raises(ConfigError, match="uresnet crop, shuffle, dice: levers of plain training"):
         train_segmentation([str(events)], tmp_path / "b", shape=SHAPE, target=[str(events)],
-                           model_config={"depth": 2, "filters": 4, "crop": 16})
+                           model_config={"depth": 2, "filters": 4, "crop": 16, "shuffle": True, "dice": 0.5})
     assert not (tmp_path / "b").exists()
     with pytest.raises(ConfigError, match="dann.warm_start starts the dense"):
         train_segmentation([str(events)], tmp_path / "b", shape=SHAPE, target=[str(events)],
                            model_config={"depth": 2, "filters": 4}, dann_config={"warm_start": True})
     assert not (tmp_path / "b").exists()
+    with pytest.raises(ConfigError, match="uresnet.mirrors: the images have 2 planes"):
+        train_segmentation([str(events)], tmp_path / "b", shape=(2, 32, 32), model_config={"mirrors": True})
     with pytest.raises(ValueError, match="uresnet.schedule: 'linear'; choose constant or cosine"):
         train_segmentation([str(events)], tmp_path / "b", shape=SHAPE, model_config={"schedule": "linear"})
     assert not (tmp_path / "b").exists()

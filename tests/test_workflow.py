@@ -67,7 +67,8 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
     config["higgs"]["bdt"] = {"max_iter": 30}
     config["higgs"]["xgb"] = {"n_estimators": 30}
     config["cosmic"].update(events={"train": 40, "test": 10}, geometry={"wires": 32, "ticks": 32},
-                            detector={"cosmic_mean": 2}, uresnet={"depth": 2, "filters": 4, "epochs": 2}, seeds=[5, 6])
+                            detector={"cosmic_mean": 2}, seeds=[5, 6],
+                            uresnet={**config["cosmic"]["uresnet"], "depth": 2, "filters": 4, "epochs": 2})
     assert config["tasks"] == ["higgs", "cosmic", "dann"]  # the demo runs every task
     assert len(config["dann"]["seeds"]) >= 3 and len(config["dann"]["higgs"]["shifts"]) >= 3  # the demo's suite
     config["dann"]["seeds"] = [5, 6]

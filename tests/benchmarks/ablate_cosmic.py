@@ -30,6 +30,12 @@ RECIPES: dict[str, tuple[int, dict[str, Any]]] = {  # name: (training events, ur
     # the same levers on whole windows, the demo's inputs
     "windows_flips": (400, {**DEMO, "flips": True}),
     "windows_cosine": (400, {**DEMO, "flips": True, "schedule": "cosine"}),
+    "windows_dice": (400, {**DEMO, "flips": True, "schedule": "cosine", "dice": 0.5}),
+    "windows_shuffle": (400, {**DEMO, "flips": True, "schedule": "cosine", "shuffle": True}),
+    # the detector's mirror images in place of flips
+    "windows_mirrors": (400, {**DEMO, "mirrors": True, "schedule": "cosine"}),
+    "windows_deeper": (400, {**DEMO, "mirrors": True, "schedule": "cosine", "depth": 5}),  # sees the whole window
+    "windows_long": (400, {**DEMO, "mirrors": True, "schedule": "cosine", "epochs": 20}),  # twice the time
 }
 SHAPE = (3, 128, 128)
 
@@ -56,7 +62,8 @@ def run(name: str, seed: int, work: Path) -> dict[str, Any]:
     m = segmentation_metrics([str(test)], [str(scores)], shape=SHAPE)
     return {"recipe": name, "seed": seed, "events": events, "config": config, "train_seconds": round(seconds, 1),
             "iou_cosmic": m["iou"]["cosmic"], "iou_neutrino": m["iou"]["neutrino"],
-            "accuracy_non_background": m["accuracy"]["non_background"], "ece": m["ece"]}
+            "accuracy_non_background": m["accuracy"]["non_background"], "ece": m["ece"],
+            "val_loss": json.loads((work / f"{name}_{seed}" / "history.json").read_text()).get("val_loss")}
 
 
 def main() -> None:

@@ -37,16 +37,20 @@ def _in_split(arrays: Any, validation: bool) -> np.ndarray:
 
 
 def _batches(inputs: Sequence[str], shape: Sequence[int], batch: int, validation: bool,
-             weights: np.ndarray, empty_weight: float, views: Callable[[np.ndarray, np.ndarray], Any] | None = None
-             ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+             weights: np.ndarray, empty_weight: float, views: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+             shuffle: np.random.Generator | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(charge, labels, pixel weights) batches of one split; ``views`` turns a training batch into
-    its training view (:func:`hepml.models.augment.augment`); validation is on whole windows."""
+    its training view (:func:`hepml.models.augment.augment`), ``shuffle`` reorders each chunk's
+    training windows; validation is on whole windows, in file order."""
     from hepml.models.uresnet import pixel_weights
 
     for charge, labels, arrays in iter_images(inputs, shape, step_size=_chunk(batch)):
         assert labels is not None  # read with labels
         keep = _in_split(arrays, validation)
         charge, labels = charge[keep], labels[keep]
+        if shuffle is not None and not validation:
+            order = shuffle.permutation(len(charge))
+            charge, labels = charge[order], labels[order]
         for i in range(0, len(charge), batch):
             q, y = charge[i:i + batch], labels[i:i + batch]
             if views is not None and not validation:
@@ -106,9 +110,12 @@ def _fit_dann(sources: list[str], targets: list[str], shape: tuple[int, ...], co
     from hepml.models.dann import DannConfig, fit_dann_uresnet
 
     dann = DannConfig.from_dict(dann_config)
-    if config.crop or config.flips or config.schedule != "constant":
-        raise ConfigError("uresnet.crop, flips and schedule apply to plain training; DANN training uses whole windows "
-                          "and its own schedule: leave them out of the DANN study's uresnet settings")
+    levers = [name for name, on in (("crop", config.crop), ("flips", config.flips), ("mirrors", config.mirrors),
+                                    ("shuffle", config.shuffle), ("schedule", config.schedule != "constant"),
+                                    ("dice", config.dice)) if on]
+    if levers:
+        raise ConfigError(f"uresnet {', '.join(levers)}: levers of plain training; DANN training uses whole windows in "
+                          "file order, its own schedule and loss: leave them out of the DANN study's uresnet settings")
     if dann.warm_start:
         raise ConfigError("dann.warm_start starts the dense (Higgs) DANN network from the source-only one; the "
                           "UResNet DANN trains from scratch: leave warm_start out of the LArTPC dann settings")
@@ -135,6 +142,9 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
 
     config = UResNetConfig.from_dict(model_config)
     shape = tuple(int(s) for s in shape)
+    if config.mirrors and shape[0] != 3:
+        raise ConfigError(f"uresnet.mirrors: the images have {shape[0]} planes; the mirrors need the three planes of "
+                          "the SBND-like geometry (induction at +a and -a, then collection): leave mirrors out")
     sources = [str(s) for s in resolve_sources(list(inputs))]
     targets = [str(s) for s in resolve_sources(list(target))] if target else []
     mixed = use_mixed_precision_if_gpu()
@@ -146,11 +156,11 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
         rng = np.random.default_rng([seed, 7])
 
         def views(q: np.ndarray, y: np.ndarray) -> Any:
-            return augment(q, y, rng, crop=config.crop, flips=config.flips)
+            return augment(q, y, rng, crop=config.crop, flips=config.flips, mirrors=config.mirrors)
 
         model, history = fit_uresnet(
             lambda validation: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight,
-                                        views),
+                                        views, rng if config.shuffle else None),
             shape, config, seed=seed, progress="training UResNet")
     with atomic_path(out) as folder:
         folder.mkdir()
