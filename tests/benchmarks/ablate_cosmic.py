@@ -36,6 +36,13 @@ RECIPES: dict[str, tuple[int, dict[str, Any]]] = {  # name: (training events, ur
     "windows_mirrors": (400, {**DEMO, "mirrors": True, "schedule": "cosine"}),
     "windows_deeper": (400, {**DEMO, "mirrors": True, "schedule": "cosine", "depth": 5}),  # sees the whole window
     "windows_long": (400, {**DEMO, "mirrors": True, "schedule": "cosine", "epochs": 20}),  # twice the time
+    # more updates in the same time: half the batch, or a higher peak rate
+    "windows_batch4": (400, {**DEMO, "mirrors": True, "schedule": "cosine", "batch_size": 4}),
+    "windows_hot": (400, {**DEMO, "mirrors": True, "schedule": "cosine", "learning_rate": 0.005}),
+    # cheaper steps, more epochs: 8 filters cost (8 / 12)² of 12, so 20 epochs cost about 10
+    "windows_narrow_long": (400, {**DEMO, "mirrors": True, "schedule": "cosine", "filters": 8, "epochs": 20}),
+    # crops around activity with the schedule and mirrors that made whole windows work
+    "crops_mirrors": (1600, {**DEMO, "crop": 64, "mirrors": True, "schedule": "cosine"}),
 }
 SHAPE = (3, 128, 128)
 
