@@ -188,6 +188,25 @@ def test_mirror_makes_the_images_of_mirrored_events() -> None:
     assert augment(batch, batch, rng)[0] is batch  # no lever: the batch as it is
 
 
+def test_mirror_average_against_a_hand_computation() -> None:
+    from hepml.errors import ConfigError
+    from hepml.models.augment import mirror_average, require_mirror_planes
+
+    charge = np.random.default_rng(2).random((2, 3, 4, 5)).astype(np.float32)
+    ramp = np.arange(1, 4)[:, None, None] * np.arange(1, 6)[None, None, :] + np.zeros((3, 4, 1))  # by plane and tick
+
+    def predict(images: np.ndarray) -> np.ndarray:  # a network that knows where it is: no mirror symmetry
+        return (images * ramp)[..., None]
+
+    # the mean over the four views, each mapped back: the ramp seen through each mirror
+    views = [ramp, ramp[:, :, ::-1], ramp[[1, 0, 2]], ramp[[1, 0, 2]][:, :, ::-1]]
+    expected = charge * np.mean(views, axis=0)
+    np.testing.assert_allclose(mirror_average(predict, charge)[..., 0], expected, rtol=1e-6)
+    np.testing.assert_allclose(mirror_average(lambda q: q[..., None], charge)[..., 0], charge)  # symmetric: as is
+    with pytest.raises(ConfigError, match="score mirrors: the images have 2 planes"):
+        require_mirror_planes(2, "score mirrors")
+
+
 def test_training_views_crop_around_activity_and_flip_all_planes_alike() -> None:
     from hepml.models.augment import augment, crop_around_activity, flip
 
@@ -243,6 +262,29 @@ def test_pixel_scores_are_aligned_with_each_events_pixels(segmenter: tuple[Path,
     assert ak.all(kept == ak.sum(scores.Pixel_cosmic < 0.5, axis=1))
     np.testing.assert_allclose(ak.to_numpy(ak.flatten(gather(probs, source)[..., L.COSMIC])),
                                ak.to_numpy(ak.flatten(scores.Pixel_cosmic)), atol=1e-6)
+
+
+def test_scores_with_mirrors_average_the_four_mirror_images(segmenter: tuple[Path, Path], tmp_path: Path) -> None:
+    from hepml.tasks.cosmic.score import load_segmenter, predict_pixels, score_pixels
+
+    bundle, events = segmenter
+    source = uproot.open(events)["Events"].arrays()
+    once = uproot.open(score_pixels(bundle, str(events), tmp_path / "once.root"))["scores"].arrays()
+    out = score_pixels(bundle, str(events), tmp_path / "mirrors.root", mirrors=True, write_removed=True)
+    scores = uproot.open(out)["scores"].arrays()
+    model, _ = load_segmenter(bundle)
+    charge, _ = densify(source, SHAPE)
+    swap = [1, 0, 2]  # the up-down mirror exchanges the induction planes
+    by_hand = np.mean([predict_pixels(model, charge),
+                       np.flip(predict_pixels(model, np.flip(charge, 3)), 3),
+                       predict_pixels(model, charge[:, swap])[:, swap],
+                       np.flip(predict_pixels(model, np.flip(charge[:, swap], 3)), 3)[:, swap]], axis=0)
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(scores.Pixel_cosmic)),
+                               ak.to_numpy(ak.flatten(gather(by_hand, source)[..., L.COSMIC])), atol=1e-6)
+    assert not np.allclose(ak.to_numpy(ak.flatten(scores.Pixel_cosmic)), ak.to_numpy(ak.flatten(once.Pixel_cosmic)))
+    total = ak.flatten(scores.Pixel_cosmic + scores.Pixel_neutrino)
+    assert ak.all(total <= 1 + 1e-6)  # still probabilities
+    assert ak.all(ak.num(scores.Clean_charge) == ak.sum(scores.Pixel_cosmic < 0.5, axis=1))  # removal follows them
 
 
 def _leaves(tree: object) -> list[float]:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import awkward as ak
 import numpy as np
 import pytest
 import uproot
@@ -133,6 +134,15 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
                                                "std": pytest.approx(np.std(ious, ddof=1)), "n": 2}
     pixels = uproot.open(work / "results/cosmic/scores/test.root")["scores"]
     assert pixels.num_entries == 10 and {"Pixel_cosmic", "Pixel_neutrino", "Clean_charge"} <= set(pixels.keys())
+    # the demo scores each window as the mean over its mirror images (cosmic.score_mirrors)
+    from hepml.tasks.cosmic.score import score_pixels
+
+    assert config["cosmic"]["score_mirrors"] is True
+    mirrored = score_pixels(work / "results/cosmic/model", str(work / "results/cosmic/events/test.root"),
+                            tmp_path / "mirrored.root", mirrors=True)
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(pixels["Pixel_cosmic"].array())),
+                               ak.to_numpy(ak.flatten(uproot.open(mirrored)["scores"]["Pixel_cosmic"].array())),
+                               atol=1e-6)
     assert not list((work / "results").rglob(".*.tmp-*"))
     again = _snakemake(work, "-n", "--cores", "2", "--configfile", "small.yaml")
     assert "Nothing to be done" in again.stdout + again.stderr

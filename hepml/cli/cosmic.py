@@ -29,7 +29,8 @@ def cmd_score_pixels(args: argparse.Namespace) -> int:
                           "per input")
     check_outputs([args.bundle, *args.inputs], args.out)
     for source, output in zip(args.inputs, args.out, strict=True):
-        score_pixels(args.bundle, source, output, threshold=args.threshold, write_removed=args.write_removed)
+        score_pixels(args.bundle, source, output, threshold=args.threshold, write_removed=args.write_removed,
+                     mirrors=args.mirrors)
     print(f"scored {len(args.inputs)} file(s) with {args.bundle}")
     return 0
 
@@ -44,7 +45,7 @@ def cmd_evaluate_segmentation(args: argparse.Namespace) -> int:
     if args.displays and args.bundle:
         from hepml.tasks.cosmic.plots import plot_event_displays
 
-        plot_event_displays(args.bundle, args.truth[0], Path(args.displays))
+        plot_event_displays(args.bundle, args.truth[0], Path(args.displays), mirrors=args.mirrors)
     print(f"IoU cosmic {m['iou']['cosmic']:.3f}, neutrino {m['iou']['neutrino']:.3f}; "
           f"cosmic rejection {m['cosmic_rejection']:.3f}, neutrino efficiency {m['neutrino_efficiency']:.3f}")
     return 0
@@ -76,6 +77,8 @@ def register(verb: AddVerb) -> None:
     p.add_argument("--out", nargs="+", required=True, help="one output per input")
     p.add_argument("--threshold", type=float, default=0.5, help="cosmic probability above which a pixel is removed")
     p.add_argument("--write-removed", action="store_true", help="also write the cosmic-removed pixel list (Clean_*)")
+    p.add_argument("--mirrors", action="store_true",
+                   help="score each window as the mean over its four mirror images (4x the compute)")
 
     p = verb("evaluate-segmentation", cmd_evaluate_segmentation, "IoU, accuracies, rejection, efficiency, displays")
     p.add_argument("--truth", nargs="+", required=True, help="the sparse event files (with true labels)")
@@ -84,6 +87,7 @@ def register(verb: AddVerb) -> None:
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--bundle", default=None, help="bundle for event displays")
     p.add_argument("--displays", default=None, help="folder for event displays")
+    p.add_argument("--mirrors", action="store_true", help="displays predicted as score-pixels --mirrors does")
     p.add_argument("--out", required=True, help="metrics JSON")
 
     p = verb("merge-seeds", cmd_merge_seeds, "one cosmic metrics file from each seed's evaluation: mean and spread")

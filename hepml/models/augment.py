@@ -7,13 +7,19 @@ flips: the planes are merged position by position at the bottleneck, as they are
 Flips reverse wires and ticks on every plane, which no motion of a real event produces (for the
 induction planes it is no mirror of the detector); :func:`mirror` makes only the images of mirrored
 events: the drift mirror and the up-down mirror, which exchanges the two induction planes.
+:func:`mirror_average` uses the same symmetry at inference: the mean prediction over an event's
+four mirror images, each mapped back onto the event's own pixels.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-__all__ = ["augment", "crop_around_activity", "flip", "mirror"]
+from hepml.errors import ConfigError
+
+__all__ = ["augment", "crop_around_activity", "flip", "mirror", "mirror_average", "require_mirror_planes"]
 
 
 def crop_around_activity(charge: np.ndarray, labels: np.ndarray, size: int, rng: np.random.Generator,
@@ -50,6 +56,24 @@ def flip(charge: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> tu
     return charge, labels
 
 
+def require_mirror_planes(planes: int, setting: str) -> None:
+    """The mirrors map the SBND-like planes onto each other; other geometries get a one-line error."""
+    if planes != 3:
+        raise ConfigError(f"{setting}: the images have {planes} planes; the mirrors need the three planes of the "
+                          "SBND-like geometry (induction at +a and -a, then collection): leave mirrors out")
+
+
+def _mirrored(images: np.ndarray, drift: bool, updown: bool) -> np.ndarray:
+    """Events (axis 0) of planes (axis 1) x wires x ticks, and any trailing axes, seen through the
+    drift mirror (ticks reversed) and/or the up-down mirror (induction planes 0 and 1 exchanged).
+    Each mirror is its own inverse, so the same call maps a mirrored prediction back."""
+    if drift:
+        images = images[:, :, :, ::-1]
+    if updown:
+        images = images[:, [1, 0, *range(2, images.shape[1])]]
+    return np.ascontiguousarray(images)
+
+
 def mirror(charge: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Each event, with probability 1/2 each, seen through the drift mirror (ticks reversed) and the
     up-down mirror (y -> -y).  With the induction wires at +a and -a from vertical (planes 0 and 1,
@@ -58,10 +82,19 @@ def mirror(charge: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> 
     beam direction (z) is never reversed, so neutrino interactions stay forward."""
     charge, labels = charge.copy(), labels.copy()
     drift = rng.random(len(charge)) < 0.5
-    charge[drift], labels[drift] = np.flip(charge[drift], axis=3), np.flip(labels[drift], axis=3)
+    charge[drift], labels[drift] = _mirrored(charge[drift], True, False), _mirrored(labels[drift], True, False)
     updown = rng.random(len(charge)) < 0.5
-    charge[updown, :2], labels[updown, :2] = charge[updown][:, [1, 0]], labels[updown][:, [1, 0]]
+    charge[updown], labels[updown] = _mirrored(charge[updown], False, True), _mirrored(labels[updown], False, True)
     return charge, labels
+
+
+def mirror_average(predict: Callable[[np.ndarray], np.ndarray], charge: np.ndarray) -> np.ndarray:
+    """The mean of ``predict`` (per-pixel outputs, events x planes x wires x ticks x ...) over each
+    event's four mirror images, mapped back onto the event's pixels: the detector's symmetry used
+    at inference, for four times the compute (its gain is measured in the README).  A mean of
+    probabilities is a probability."""
+    views = [(drift, updown) for drift in (False, True) for updown in (False, True)]
+    return np.mean([_mirrored(predict(_mirrored(charge, *view)), *view) for view in views], axis=0)
 
 
 def augment(charge: np.ndarray, labels: np.ndarray, rng: np.random.Generator, *, crop: int = 0,

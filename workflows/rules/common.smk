@@ -105,6 +105,11 @@ def cosmic_shape():
     return image_shape(COSMIC["geometry"])
 
 
+def cosmic_mirrors_flag():
+    """Scores and displays alike: each window predicted as the mean over its mirror images, or once."""
+    return "--mirrors" if (COSMIC or {}).get("score_mirrors") else ""
+
+
 COSMIC_SEEDS = [int(seed) for seed in (COSMIC or {}).get("seeds", [config["seed"]])]
 
 

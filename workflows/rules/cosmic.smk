@@ -58,6 +58,7 @@ rule cosmic_score:
         scores="results/cosmic/scores/{sample}.root",
     params:
         threshold=COSMIC["threshold"] if COSMIC else 0.5,
+        mirrors=cosmic_mirrors_flag(),
     conda:
         "../envs/hepml.yaml"
     log:
@@ -67,7 +68,7 @@ rule cosmic_score:
         runtime=30,
     shell:
         "hepml score-pixels {input.bundle:q} {input.events:q} --out {output.scores:q} --threshold={params.threshold:q}"
-        " --write-removed > {log:q} 2>&1"
+        " --write-removed {params.mirrors} > {log:q} 2>&1"
 
 
 rule cosmic_evaluate:
@@ -83,6 +84,7 @@ rule cosmic_evaluate:
         label=PLOT_LABEL,
         shape=cosmic_shape(),
         threshold=COSMIC["threshold"] if COSMIC else 0.5,
+        mirrors=cosmic_mirrors_flag(),
     conda:
         "../envs/hepml.yaml"
     log:
@@ -92,7 +94,7 @@ rule cosmic_evaluate:
         runtime=15,
     shell:
         "hepml --plot-label={params.label:q} evaluate-segmentation --truth {input.events:q} --scores {input.scores:q} --shape={params.shape:q}"
-        " --threshold={params.threshold:q} --bundle {input.bundle:q} --displays {output.displays:q}"
+        " --threshold={params.threshold:q} --bundle {input.bundle:q} --displays {output.displays:q} {params.mirrors}"
         " --out {output.metrics:q} > {log:q} 2>&1"
 
 

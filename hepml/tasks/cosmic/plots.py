@@ -59,9 +59,11 @@ def colour_bar(artist: Any, ax: Any, kind: str, classes: tuple[str, ...]) -> Any
     return bar
 
 
-def plot_event_displays(bundle: str | os.PathLike[str], events_file: str, out: Path, n: int = 3) -> list[Path]:
+def plot_event_displays(bundle: str | os.PathLike[str], events_file: str, out: Path, n: int = 3, *,
+                        mirrors: bool = False) -> list[Path]:
     """``event_display_<i>`` for each of the first ``n`` events: rows charge, true labels and
-    predicted labels (predictions shown on pixels with charge), one column per plane."""
+    predicted labels (predictions shown on pixels with charge, predicted as the scores were:
+    ``mirrors`` as in :func:`~hepml.tasks.cosmic.score.score_pixels`), one column per plane."""
     model, info = load_segmenter(bundle)
     shape = tuple(info["shape"])
     classes = tuple(info.get("classes", ("background", "cosmic", "neutrino")))
@@ -71,7 +73,7 @@ def plot_event_displays(bundle: str | os.PathLike[str], events_file: str, out: P
     arrays = chunk.arrays
     charge, labels = densify(arrays, shape)
     assert labels is not None  # densified with labels
-    predicted = np.where(charge > 0, np.argmax(predict_pixels(model, charge), axis=-1), 0)
+    predicted = np.where(charge > 0, np.argmax(predict_pixels(model, charge, mirrors=mirrors), axis=-1), 0)
     paths: list[Path] = []
     for i in range(len(charge)):
         with figure(3, shape[0], figsize=(4.5 * shape[0] + 1.5, 12), sharex=True, sharey=True) as (fig, axes):

@@ -15,6 +15,7 @@ from hepml.errors import BundleError, HepmlError
 from hepml.io.images import PIXEL_BRANCHES, densify, gather
 from hepml.io.read import iterate, open_tree, resolve_sources
 from hepml.io.write import write_friend
+from hepml.models.augment import require_mirror_planes
 from hepml.simulate.lartpc import COSMIC, NEUTRINO
 
 __all__ = ["load_segmenter", "predict_pixels", "score_pixels"]
@@ -31,8 +32,13 @@ def load_segmenter(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
     return load_keras_file(path, info["models"][0]), info
 
 
-def predict_pixels(model: Any, charge: np.ndarray, batch: int = 16) -> np.ndarray:
-    """Class probabilities (events, planes, wires, ticks, classes) of dense images, in batches."""
+def predict_pixels(model: Any, charge: np.ndarray, batch: int = 16, *, mirrors: bool = False) -> np.ndarray:
+    """Class probabilities (events, planes, wires, ticks, classes) of dense images, in batches; with
+    ``mirrors``, the mean over each event's four mirror images (:func:`hepml.models.augment.mirror_average`)."""
+    if mirrors:
+        from hepml.models.augment import mirror_average
+
+        return mirror_average(lambda images: predict_pixels(model, images, batch), charge)
     return (
         np.concatenate(
             [
@@ -52,13 +58,17 @@ def score_pixels(
     *,
     threshold: float = 0.5,
     write_removed: bool = False,
+    mirrors: bool = False,
     step_size: int = 64,
 ) -> Path:
     """Friend tree with ``Pixel_cosmic`` and ``Pixel_neutrino`` probabilities aligned with each event's
     pixel list; with ``write_removed``, also the cosmic-removed pixel list (``Clean_*``, pixels whose
-    cosmic probability is below ``threshold``)."""
+    cosmic probability is below ``threshold``); with ``mirrors``, each window scored as the mean
+    over its four mirror images (SBND-like three planes only)."""
     model, info = load_segmenter(bundle)
     shape = tuple(info["shape"])
+    if mirrors:
+        require_mirror_planes(shape[0], "score mirrors")
     (src,) = resolve_sources(source, "Events")
     n = int(open_tree(src).num_entries)
 
@@ -73,7 +83,7 @@ def score_pixels(
                         f"have {limit}; score with a bundle trained on this geometry"
                     )
             charge, _ = densify(arrays, shape, labels=False)
-            probs = gather(predict_pixels(model, charge), arrays)
+            probs = gather(predict_pixels(model, charge, mirrors=mirrors), arrays)
             columns: dict[str, Any] = {
                 "event": ak.to_numpy(arrays["event"]),
                 "Pixel": ak.zip({"cosmic": probs[..., COSMIC], "neutrino": probs[..., NEUTRINO]}),

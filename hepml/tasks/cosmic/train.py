@@ -137,14 +137,13 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
 
     With ``target`` (unlabelled files, e.g. data), train domain-adversarially: every batch adds as
     many target images, whose labels are never read; the bundle holds the task network only."""
-    from hepml.models.augment import augment
+    from hepml.models.augment import augment, require_mirror_planes
     from hepml.models.uresnet import UResNetConfig, fit_uresnet, use_mixed_precision_if_gpu
 
     config = UResNetConfig.from_dict(model_config)
     shape = tuple(int(s) for s in shape)
-    if config.mirrors and shape[0] != 3:
-        raise ConfigError(f"uresnet.mirrors: the images have {shape[0]} planes; the mirrors need the three planes of "
-                          "the SBND-like geometry (induction at +a and -a, then collection): leave mirrors out")
+    if config.mirrors:
+        require_mirror_planes(shape[0], "uresnet.mirrors")
     sources = [str(s) for s in resolve_sources(list(inputs))]
     targets = [str(s) for s in resolve_sources(list(target))] if target else []
     mixed = use_mixed_precision_if_gpu()
