@@ -65,6 +65,43 @@ def test_features_error_leaves_no_output(tmp_path: Path, zmumu: str) -> None:
     assert not (tmp_path / "out").exists() or leftovers(tmp_path / "out") == []
 
 
+TF_POOL_SIZES = ("import os\n{setup}import hepml.models.dense, tensorflow as tf\n"
+                 "x = tf.random.normal((256, 256)); float(tf.reduce_sum(x @ x))\n"
+                 "names = [open(f'/proc/self/task/{{t}}/comm').read().strip() for t in os.listdir('/proc/self/task')]\n"
+                 "print(names.count('tf_Compute'))")
+
+
+def tf_inter_op_threads(env_threads: str | None, setup: str = "") -> int:
+    """How many inter-op threads TensorFlow started, with OMP_NUM_THREADS as given (None: unset)."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    if env_threads is not None:
+        env["OMP_NUM_THREADS"] = env_threads
+    code = TF_POOL_SIZES.format(setup=setup)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return int(out.stdout.split()[-1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to count threads")
+def test_tensorflow_keeps_to_the_jobs_thread_budget() -> None:
+    """OMP_NUM_THREADS (Snakemake sets it from a rule's threads) sizes TensorFlow's pools too;
+    limit_threads (hepml --threads) overrides it."""
+    assert tf_inter_op_threads("3") == 3
+    assert tf_inter_op_threads("1") == 1
+    assert tf_inter_op_threads("1", setup="from hepml.models.backend import limit_threads; limit_threads(3)\n") == 3
+
+
+def test_threads_option_sets_every_pool(monkeypatch: pytest.MonkeyPatch, zmumu: str) -> None:
+    from hepml.cli import main
+    from hepml.models.backend import THREAD_VARIABLES
+
+    for name in THREAD_VARIABLES:
+        monkeypatch.setenv(name, "7")
+    assert main(["--threads", "3", "--quiet", "inspect", zmumu]) == 0
+    assert {os.environ[name] for name in THREAD_VARIABLES} == {"3"}
+    bad = run("--threads", "0", "inspect", zmumu)
+    assert bad.returncode == 2 and "--threads must be at least 1" in bad.stderr
+
+
 def test_no_cuda_error_in_cpu_logs() -> None:
     """A CPU job's log has no TensorFlow 'failed call to cuInit' ERROR line (issue: quiet logs)."""
     from hepml.models.backend import gpu_visible

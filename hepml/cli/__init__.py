@@ -5,7 +5,9 @@ The verbs live with their task (``data``: inspect, simulate, features; ``higgs``
 the verbs, so ``hepml --help`` is instant.  Errors print one line and exit with status 1;
 ``--debug`` shows the traceback.  Figures are drawn with matplotlib's non-interactive backend
 unless ``MPLBACKEND`` says otherwise (set here, for the command line only: a library import
-never changes a notebook's backend).
+never changes a notebook's backend).  ``--threads`` sets the CPU budget of every thread pool
+(OpenMP, BLAS, TensorFlow) before any of them loads; without it, ``OMP_NUM_THREADS`` (which
+Snakemake sets from a rule's ``threads``) sizes TensorFlow's pools too (``hepml.models.backend``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hepml {__version__}")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bars (they are drawn only when standard error is a terminal anyway)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="CPU threads for TensorFlow, XGBoost and BLAS (default: $OMP_NUM_THREADS where set, "
+                             "else every core); on a shared batch node, the cores the job was given")
     parser.add_argument("--plot-label", type=json_arg, default={}, metavar="JSON",
                         help='text above every figure, e.g. \'{"experiment": "CMS", "label": "Simulation Preliminary", '
                              '"energy": "13.6 TeV", "lumi": "62 fb$^{-1}$"}\' (experiment: none, ATLAS, CMS, LHCb, '
@@ -54,6 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     os.environ.setdefault("MPLBACKEND", "Agg")
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be at least 1, not {args.threads}")
+        from hepml.models.backend import limit_threads
+
+        limit_threads(args.threads)
     try:
         from hepml.plotting import ExperimentLabel, labelled
         from hepml.progress import quiet

@@ -47,7 +47,8 @@ RECIPES: dict[str, tuple[int, dict[str, Any]]] = {  # name: (training events, ur
     # more distinct events for about the same number of steps (events cost seconds to generate)
     "more_events": (1200, {**DEMO, "mirrors": True, "schedule": "cosine", "filters": 8, "epochs": 7}),
     "more_events_800": (800, {**DEMO, "mirrors": True, "schedule": "cosine", "filters": 8, "epochs": 10}),
-    # with the overfitting eased, more steps or more filters
+    # with the overfitting eased, more steps: 8 epochs (the previous demo) and 10 (the demo, which fits
+    # its time since the small Higgs networks train two at a time)
     "more_events_long": (1200, {**DEMO, "mirrors": True, "schedule": "cosine", "filters": 8, "epochs": 10}),
     "more_events_8": (1200, {**DEMO, "mirrors": True, "schedule": "cosine", "filters": 8, "epochs": 8}),
     # crops around activity with the schedule and mirrors that made whole windows work

@@ -59,6 +59,7 @@ rule cosmic_score:
     params:
         threshold=COSMIC["threshold"] if COSMIC else 0.5,
         mirrors=cosmic_mirrors_flag(),
+    threads: 2  # convolutions over whole windows use both
     conda:
         "../envs/hepml.yaml"
     log:

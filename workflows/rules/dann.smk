@@ -66,7 +66,7 @@ rule dann_higgs:
     wildcard_constraints:
         shift=DANN_SHIFT_PATTERN,
         seed=r"\d+",
-    threads: 2
+    threads: 1  # a small dense network: no faster on two threads, so two runs share two cores
     conda:
         "../envs/hepml.yaml"
     log:

@@ -59,7 +59,9 @@ rule higgs_train_fold:
     wildcard_constraints:
         model=MODEL_PATTERN,
         fold=r"\d+",
-    threads: 2
+    # one thread: these small dense networks train no faster on two (hepml honours the rule's
+    # threads, so two folds share two cores; README "On a batch farm")
+    threads: 1
     conda:
         "../envs/hepml.yaml"
     log:
