@@ -281,10 +281,51 @@ def test_uresnet_dann_trains_on_unlabelled_target_and_reloads_plainly(tmp_path: 
     np.testing.assert_allclose(_predict(again, charge), _predict(model, charge), atol=1e-6)
 
 
+def test_uresnet_warm_start_begins_at_the_given_network(tmp_path: Path) -> None:
+    """``initial`` (the study's dann.warm_start) starts the DANN UResNet from a trained network:
+    after an epoch at a vanishing learning rate its weights are still that network's; a network of
+    another architecture, a warm start without its network and one without target files are refused."""
+    from hepml.errors import ConfigError
+    from hepml.simulate.lartpc import Geometry, LArTPCConfig, write_events
+    from hepml.tasks.cosmic.score import load_segmenter
+    from hepml.tasks.cosmic.train import train_segmentation
+
+    geometry, shape = Geometry(wires=32, ticks=32), (3, 32, 32)
+    sim, data = str(tmp_path / "sim.root"), str(tmp_path / "data.root")
+    write_events(sim, 30, seed=1, geometry=geometry, config=LArTPCConfig(cosmic_mean=2))
+    write_events(data, 30, seed=2, geometry=geometry, first_event=1000, config=LArTPCConfig(cosmic_mean=2, gain=0.6))
+    small = {"depth": 2, "filters": 4, "epochs": 1}
+    train_segmentation([sim], tmp_path / "source_only", shape=shape, model_config=small, seed=1)
+    frozen = {**small, "learning_rate": 1e-12}
+
+    def weights(bundle: Path) -> list[np.ndarray]:
+        return [np.asarray(w) for w in load_segmenter(bundle)[0].trainable_weights]
+
+    info = train_segmentation([sim], tmp_path / "warm", shape=shape, model_config=frozen, seed=2, target=[data],
+                              dann_config={"warm_start": True}, initial=tmp_path / "source_only")
+    assert info["provenance"]["config"]["dann"]["warm_start"] is True
+    for warm, initial in zip(weights(tmp_path / "warm"), weights(tmp_path / "source_only"), strict=True):
+        np.testing.assert_allclose(warm, initial, atol=1e-6)
+    train_segmentation([sim], tmp_path / "cold", shape=shape, model_config=frozen, seed=2, target=[data])
+    assert max(np.max(np.abs(c - i)) for c, i in zip(weights(tmp_path / "cold"), weights(tmp_path / "source_only"),
+                                                     strict=True)) > 1e-3
+    with pytest.raises(ConfigError, match="source_only: a warm start needs a network of the same shape and "
+                                          "architecture"):
+        train_segmentation([sim], tmp_path / "b", shape=shape, model_config={**small, "filters": 8}, target=[data],
+                           initial=tmp_path / "source_only")
+    with pytest.raises(ConfigError, match="dann.warm_start: give the source-only bundle"):
+        train_segmentation([sim], tmp_path / "b", shape=shape, model_config=small, target=[data],
+                           dann_config={"warm_start": True})
+    with pytest.raises(ConfigError, match="a warm start of DANN training; give the target files too"):
+        train_segmentation([sim], tmp_path / "b", shape=shape, model_config=small, initial=tmp_path / "source_only")
+    assert not (tmp_path / "b").exists()
+
+
 def test_dann_lartpc_side_by_side_end_to_end(tmp_path: Path) -> None:
     """Three UResNets on tiny pseudo-data; the metrics have every key the issue asks for."""
     import json
 
+    from hepml.bundle import file_hash
     from hepml.cli import main
     from hepml.simulate.lartpc import Geometry, LArTPCConfig, write_events
 
@@ -314,6 +355,8 @@ def test_dann_lartpc_side_by_side_end_to_end(tmp_path: Path) -> None:
             "3,32,32",
             "--model-config",
             '{"depth": 2, "filters": 4, "epochs": 1}',
+            "--dann-config",
+            '{"warm_start": true}',
             "--seed",
             "1",
             "--out",
@@ -328,6 +371,11 @@ def test_dann_lartpc_side_by_side_end_to_end(tmp_path: Path) -> None:
             assert set(metrics["iou"][model][domain]) == {"background", "cosmic", "neutrino"}
     assert set(metrics["domain_auc"]) == {"source_only", "dann", "no_adversary"} and "gap_closed" in metrics
     assert (out / "plots" / "dann_scores.png").exists() and (out / "bundle" / "model.keras").exists()
+    start = file_hash(out / "source_only" / "model.keras")
+    for model in ("bundle", "no_adversary"):  # warm-started from the source-only network, which the provenance names
+        provenance = json.loads((out / model / "bundle.json").read_text())["provenance"]
+        assert provenance["config"]["dann"]["warm_start"]
+        assert [h for name, h in provenance["inputs"].items() if name.endswith("source_only/model.keras")] == [start]
     assert not list(tmp_path.glob(".*tmp*")) and not list(out.glob(".*tmp*"))
 
 
@@ -351,11 +399,17 @@ def test_seeds_merge_into_mean_and_spread_per_study(tmp_path: Path, capsys: pyte
     from hepml.tasks.dann.study import gap_closed
 
     runs = {
-        "higgs/jes/1": {"gap": 0.10, "target": {"source_only": 0.70, "dann": 0.76, "oracle": 0.80}, "gap_closed": 0.6,
+        "higgs/jes/1": {"gap": 0.10,
+                        "target": {"source_only": 0.70, "dann": 0.76, "no_adversary": 0.71, "oracle": 0.80},
+                        "gap_closed": 0.6,
                         "source_auc_change": -0.004, "events": {"source_test": 10}},
-        "higgs/jes/2": {"gap": 0.10, "target": {"source_only": 0.72, "dann": 0.74, "oracle": 0.82}, "gap_closed": 0.2,
+        "higgs/jes/2": {"gap": 0.10,
+                        "target": {"source_only": 0.72, "dann": 0.74, "no_adversary": 0.73, "oracle": 0.82},
+                        "gap_closed": 0.2,
                         "source_auc_change": 0.002, "events": {"source_test": 10}},
-        "higgs/jes/3": {"gap": 0.09, "target": {"source_only": 0.71, "dann": 0.72, "oracle": 0.80}, "gap_closed": None,
+        "higgs/jes/3": {"gap": 0.09,
+                        "target": {"source_only": 0.71, "dann": 0.72, "no_adversary": 0.74, "oracle": 0.80},
+                        "gap_closed": None,
                         "source_auc_change": -0.001, "events": {"source_test": 10}},
         # a mean gap within its standard error over seeds: no gap closed of the means
         "higgs/pileup/1": {"target": {"source_only": 0.780, "dann": 0.776, "oracle": 0.781}, "gap": 0.001},
@@ -383,11 +437,15 @@ def test_seeds_merge_into_mean_and_spread_per_study(tmp_path: Path, capsys: pyte
     assert summary["gap_closed"] == {"mean": pytest.approx(0.4), "std": pytest.approx(np.std([0.6, 0.2], ddof=1)),
                                      "n": 2}
     assert summary["gap_closed_of_means"] == pytest.approx(gap_closed(0.71, 0.74, np.mean([0.80, 0.82, 0.80])))
+    # the control's share, to read DANN's against (0.17 here; a warm start can make it large)
+    assert summary["control_gap_closed_of_means"] == pytest.approx(gap_closed(0.71, 0.7266667, 0.8066667), rel=1e-5)
     assert merged["higgs"]["pileup"]["summary"]["gap_closed_of_means"] is None
     lartpc = merged["lartpc"]["summary"]
     assert lartpc["seeds"] == 1 and lartpc["target.dann"]["std"] is None  # one seed: no spread
     assert "gap_closed" not in lartpc and lartpc["gap_closed_of_means"] is None  # the oracle is worse
-    assert "higgs/jes: 3 seed(s), gap closed (of the means) " in capsys.readouterr().out
+    assert lartpc["control_gap_closed_of_means"] is None  # no control in this run
+    printed = capsys.readouterr().out
+    assert "higgs/jes: 3 seed(s), gap closed (of the means) 0.31, by the control (lambda = 0) 0.17" in printed
     for part in (f"higgs={tmp_path / 'higgs_jes_1.json'}", str(tmp_path / "higgs_jes_1.json")):
         assert main(["dann-merge", part, "--out", str(tmp_path / "bad.json")]) == 1
         assert "is not STUDY/SEED=metrics.json" in capsys.readouterr().err

@@ -342,10 +342,6 @@ def test_dann_training_refuses_the_plain_training_levers(segmenter: tuple[Path, 
         train_segmentation([str(events)], tmp_path / "b", shape=SHAPE, target=[str(events)],
                            model_config={"depth": 2, "filters": 4, "crop": 16, "shuffle": True, "dice": 0.5})
     assert not (tmp_path / "b").exists()
-    with pytest.raises(ConfigError, match="dann.warm_start starts the dense"):
-        train_segmentation([str(events)], tmp_path / "b", shape=SHAPE, target=[str(events)],
-                           model_config={"depth": 2, "filters": 4}, dann_config={"warm_start": True})
-    assert not (tmp_path / "b").exists()
     with pytest.raises(ConfigError, match="uresnet.mirrors: the images have 2 planes"):
         train_segmentation([str(events)], tmp_path / "b", shape=(2, 32, 32), model_config={"mirrors": True})
     with pytest.raises(ValueError, match="uresnet.schedule: 'linear'; choose constant or cosine"):

@@ -12,9 +12,9 @@ __all__ = ["register"]
 def cmd_train_segmentation(args: argparse.Namespace) -> int:
     from hepml.tasks.cosmic.train import train_segmentation
 
-    check_outputs([*args.inputs, *(args.target or [])], [args.out])
+    check_outputs([*args.inputs, *(args.target or []), *([args.initial] if args.initial else [])], [args.out])
     train_segmentation(args.inputs, args.out, shape=args.shape, model_config=args.model_config, seed=args.seed,
-                       target=args.target, dann_config=args.dann_config)
+                       target=args.target, dann_config=args.dann_config, initial=args.initial)
     mode = f", domain-adversarially against {len(args.target)} unlabelled file(s)" if args.target else ""
     print(f"trained UResNet on {len(args.inputs)} file(s){mode} -> {args.out}")
     return 0
@@ -68,6 +68,9 @@ def register(verb: AddVerb) -> None:
     p.add_argument("--target", nargs="+", default=None,
                    help="unlabelled files (data): train domain-adversarially (DANN); their labels are never read")
     p.add_argument("--dann-config", type=json_arg, default={}, help="DANN settings as JSON (with --target)")
+    p.add_argument("--initial", default=None, metavar="BUNDLE",
+                   help="start the DANN network from this segmentation bundle (with --target): a warm start "
+                        "from the source-only network")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="bundle folder to write")
 

@@ -65,6 +65,8 @@ def _summary_lines(node: dict[str, Any], name: str = "") -> list[str]:
     summary = node["summary"]
     parts = [f"{name}: {summary['seeds']} seed(s)",
              f"gap closed (of the means) {fraction(summary['gap_closed_of_means'])}"]
+    if summary.get("control_gap_closed_of_means") is not None:
+        parts.append(f"by the control (lambda = 0) {summary['control_gap_closed_of_means']:.2f}")
     for key in ("gap_closed", "source_auc_change", "source_iou_change"):
         if key in summary:
             parts.append(f"{key} {mean_spread(summary[key], 4, '+')}")

@@ -83,7 +83,7 @@ class DannConfig(Settings):
     beta: float = 0.75
     domain_units: int = 64
     domain_weight: float = 1.0
-    warm_start: bool = False  # start from the trained source-only network (dense networks)
+    warm_start: bool = False  # start the DANN network and the control from the trained source-only network
 
 
 class DannSchedule(keras.callbacks.Callback):
@@ -283,9 +283,12 @@ def fit_dann_uresnet(
     *,
     seed: int = 0,
     progress: str = "training",
+    initial: keras.Model | None = None,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train from ``batches(validation)``, a factory of :func:`dann_image_batch` batches; returns the
-    task network (no reversal layer, no domain head) and the history with lambda and learning rate."""
+    task network (no reversal layer, no domain head) and the history with lambda and learning rate.
+    ``initial``, a UResNet of the same shape (the source-only one), gives the task network's starting
+    weights, batch-norm statistics included."""
     from hepml.models.uresnet import batch_dataset
 
     keras.utils.set_random_seed(seed)
@@ -296,6 +299,8 @@ def fit_dann_uresnet(
         {"task": image, "domain": tf.TensorSpec((None, planes, 1, 1), tf.float32)},
     )
     model, task_model = build_dann_uresnet(shape, config, dann)
+    if initial is not None:
+        task_model.set_weights(initial.get_weights())
     schedule = DannSchedule(
         model.get_layer("gradient_reversal"), dann, config.learning_rate, steps_per_epoch, config.epochs
     )

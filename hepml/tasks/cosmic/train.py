@@ -104,8 +104,24 @@ def _class_weights(sources: Sequence[str], shape: tuple[int, ...]) -> np.ndarray
     return class_weights(first[1], first[0])
 
 
+def _initial_network(bundle: str | os.PathLike[str], shape: tuple[int, ...], config: Any) -> tuple[Any, str]:
+    """The network a warm start begins from and its file; it must have the shape and architecture
+    being trained."""
+    from hepml.tasks.cosmic.score import load_segmenter
+
+    model, info = load_segmenter(bundle)
+    architecture = ("depth", "filters", "blocks")
+    theirs = {k: info["provenance"]["config"].get("model_config", {}).get(k) for k in architecture}
+    ours = {k: getattr(config, k) for k in architecture}
+    if tuple(info["shape"]) != shape or theirs != ours:
+        raise ConfigError(f"{bundle}: a warm start needs a network of the same shape and architecture; it has "
+                          f"{tuple(info['shape'])}, {theirs}, the DANN network {shape}, {ours}")
+    return model, str(os.path.join(bundle, info["models"][0]))
+
+
 def _fit_dann(sources: list[str], targets: list[str], shape: tuple[int, ...], config: Any, weights: np.ndarray,
-              dann_config: dict[str, Any] | None, seed: int, settings: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+              dann_config: dict[str, Any] | None, seed: int, settings: dict[str, Any],
+              initial: Any) -> tuple[Any, dict[str, Any]]:
     """Domain-adversarial training: each source batch with as many unlabelled target images."""
     from hepml.models.dann import DannConfig, fit_dann_uresnet
 
@@ -116,27 +132,30 @@ def _fit_dann(sources: list[str], targets: list[str], shape: tuple[int, ...], co
     if levers:
         raise ConfigError(f"uresnet {', '.join(levers)}: levers of plain training; DANN training uses whole windows in "
                           "file order, its own schedule and loss: leave them out of the DANN study's uresnet settings")
-    if dann.warm_start:
-        raise ConfigError("dann.warm_start starts the dense (Higgs) DANN network from the source-only one; the "
-                          "UResNet DANN trains from scratch: leave warm_start out of the LArTPC dann settings")
+    if dann.warm_start and initial is None:
+        raise ConfigError("dann.warm_start: give the source-only bundle to start from (train_segmentation(..., "
+                          "initial=BUNDLE), hepml train-segmentation --initial BUNDLE)")
     _check_target(targets, shape, config.batch_size)
-    settings["dann"] = dann.as_dict()
+    settings["dann"] = {**dann.as_dict(), "warm_start": initial is not None}
 
     def batches(validation: bool) -> Iterator[tuple[Any, ...]]:
         return _dann_batches(sources, targets, shape, config.batch_size, validation, weights, config.empty_weight)
 
     steps = _count_batches(sources, config.batch_size)
-    return fit_dann_uresnet(batches, shape, config, dann, steps, seed=seed, progress="training UResNet (DANN)")
+    return fit_dann_uresnet(batches, shape, config, dann, steps, seed=seed, progress="training UResNet (DANN)",
+                            initial=initial)
 
 
 def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, shape: Sequence[int],
                        model_config: dict[str, Any] | None = None, seed: int = 0,
-                       target: Sequence[str] | None = None, dann_config: dict[str, Any] | None = None
-                       ) -> dict[str, Any]:
+                       target: Sequence[str] | None = None, dann_config: dict[str, Any] | None = None,
+                       initial: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Train the UResNet on sparse event files; write a bundle (model.keras + bundle.json).
 
     With ``target`` (unlabelled files, e.g. data), train domain-adversarially: every batch adds as
-    many target images, whose labels are never read; the bundle holds the task network only."""
+    many target images, whose labels are never read; the bundle holds the task network only.
+    ``initial`` (a segmentation bundle, with ``target`` only) starts the DANN network from that
+    network, e.g. the source-only one: a warm start."""
     from hepml.models.augment import augment, require_mirror_planes
     from hepml.models.uresnet import UResNetConfig, fit_uresnet, use_mixed_precision_if_gpu
 
@@ -144,13 +163,17 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
     shape = tuple(int(s) for s in shape)
     if config.mirrors:
         require_mirror_planes(shape[0], "uresnet.mirrors")
+    if initial is not None and not target:
+        raise ConfigError(f"initial {initial}: a warm start of DANN training; give the target files too")
     sources = [str(s) for s in resolve_sources(list(inputs))]
     targets = [str(s) for s in resolve_sources(list(target))] if target else []
+    # the starting network is an input like the files: its hash goes into the provenance
+    start, start_file = _initial_network(initial, shape, config) if initial is not None else (None, None)
     mixed = use_mixed_precision_if_gpu()
     weights = _class_weights(sources, shape)
     settings: dict[str, Any] = {"model_config": config.as_dict(), "shape": list(shape)}
     if targets:
-        model, history = _fit_dann(sources, targets, shape, config, weights, dann_config, seed, settings)
+        model, history = _fit_dann(sources, targets, shape, config, weights, dann_config, seed, settings, start)
     else:
         rng = np.random.default_rng([seed, 7])
 
@@ -165,6 +188,7 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
         folder.mkdir()
         model.save(folder / "model.keras")
         return write_bundle(folder, kind="segmentation", model="uresnet-dann" if targets else "uresnet",
-                            models=["model.keras"], seed=seed, settings=settings, inputs=[*sources, *targets],
+                            models=["model.keras"], seed=seed, settings=settings,
+                            inputs=[*sources, *targets, *([start_file] if start_file else [])],
                             history=history, shape=list(shape), classes=list(CLASSES),
                             class_weights=weights.tolist(), mixed_precision=mixed)

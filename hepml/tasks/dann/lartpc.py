@@ -67,14 +67,19 @@ def _cosmic_probability(scores: str, chosen: np.ndarray) -> np.ndarray:
 
 def _train_all(folder: Path, source_train: Sequence[str], target_train: Sequence[str],
                dann_config: dict[str, Any] | None, common: dict[str, Any]) -> None:
-    """The four UResNets: source-only, DANN, the control (lambda = 0) and the oracle."""
-    train_segmentation(source_train, folder / BUNDLES["source_only"], **common)
+    """The four UResNets: source-only, DANN, the control (lambda = 0) and the oracle; with
+    ``dann.warm_start``, DANN and the control begin where the source-only network ended."""
+    from hepml.models.dann import DannConfig
+
+    source_only = folder / BUNDLES["source_only"]
+    train_segmentation(source_train, source_only, **common)
+    initial = source_only if DannConfig.from_dict(dann_config).warm_start else None
     train_segmentation(source_train, folder / BUNDLES["dann"], target=target_train, dann_config=dann_config,
-                       **common)
+                       initial=initial, **common)
     # the control: the same mixed source + target batches with lambda = 0; batch norm alone
     # already adapts to the target through the batch statistics, so this separates the two
     train_segmentation(source_train, folder / BUNDLES["no_adversary"], target=target_train,
-                       dann_config={**(dann_config or {}), "lambda_max": 0.0}, **common)
+                       dann_config={**(dann_config or {}), "lambda_max": 0.0}, initial=initial, **common)
     train_segmentation(target_train, folder / BUNDLES["oracle"], **common)
 
 

@@ -45,15 +45,22 @@ def domain_auc(features_source: np.ndarray, features_target: np.ndarray, seed: i
 def summarise_seeds(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """:func:`~hepml.metrics.over_seeds` of a study's runs, and ``gap_closed_of_means``: the gap
     closed by the mean target figures, stabler than the mean of per-seed ratios when the gap is
-    small; null when the mean gap is within twice its standard error over seeds."""
+    small; null when the mean gap is within twice its standard error over seeds.
+    ``control_gap_closed_of_means`` is the same for the control (lambda = 0): the part of the gap
+    that the training procedure closes without the adversary (a warm start trains longer than the
+    source-only network), so that DANN's figure is read against it."""
     summary = over_seeds(runs)
-    mean = {model: summary.get(f"target.{model}", {}).get("mean") for model in ("source_only", "dann", "oracle")}
+    mean = {model: summary.get(f"target.{model}", {}).get("mean")
+            for model in ("source_only", "dann", "no_adversary", "oracle")}
     gap = summary.get("gap")
     # the mean gap must stand out of its standard error over seeds (one seed: of its bootstrap)
     one_seed = summary.get("gap_std", {}).get("mean") or 0.0
     gap_std = gap["std"] / np.sqrt(gap["n"]) if gap and gap["std"] is not None else one_seed
-    summary["gap_closed_of_means"] = None if None in mean.values() else gap_closed(
-        mean["source_only"], mean["dann"], mean["oracle"], gap_std)
+    source_only, oracle = mean["source_only"], mean["oracle"]
+    for key, model in (("gap_closed_of_means", "dann"), ("control_gap_closed_of_means", "no_adversary")):
+        value = mean[model]
+        summary[key] = (None if source_only is None or oracle is None or value is None
+                        else gap_closed(source_only, value, oracle, gap_std))
     return summary
 
 
