@@ -45,6 +45,12 @@ def test_lint_and_dry_run_of_the_default_config(tmp_path: Path) -> None:
                  "higgs_evaluate", "higgs_plot", "cosmic_generate", "cosmic_train", "cosmic_score", "cosmic_evaluate",
                  "dann_generate", "dann_higgs", "dann_lartpc_generate", "dann_lartpc", "dann_metrics"):
         assert rule in dry.stdout
+    # the overlays the README names: three cosmic seeds, the full (GPU) scale
+    seeds = _snakemake(work, "-n", "--cores", "2", "--configfile", "workflows/config/seeds.yaml")
+    assert seeds.returncode == 0 and "cosmic_train_seed" in seeds.stdout, seeds.stderr
+    full = _snakemake(work, "-n", "-p", "--cores", "2", "--configfile", "workflows/config/full.yaml")
+    assert full.returncode == 0, full.stderr
+    assert "--events=2200000" in full.stdout and '"wires": 512' in full.stdout and '"units": 300' in full.stdout
     bad = work / "bad.yaml"
     bad.write_text(yaml.safe_dump({"higgs": {"kfold": 1}}))
     out = _snakemake(work, "-n", "--configfile", str(bad))
