@@ -60,11 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     os.environ.setdefault("MPLBACKEND", "Agg")
     if args.threads is not None:
-        if args.threads < 1:
-            parser.error(f"--threads must be at least 1, not {args.threads}")
         from hepml.models.backend import limit_threads
 
-        limit_threads(args.threads)
+        try:
+            limit_threads(args.threads)
+        except ValueError as error:
+            parser.error(f"--{error}")
     try:
         from hepml.plotting import ExperimentLabel, labelled
         from hepml.progress import quiet

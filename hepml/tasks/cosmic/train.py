@@ -116,13 +116,14 @@ def _initial_network(bundle: str | os.PathLike[str], shape: tuple[int, ...], con
     if tuple(info["shape"]) != shape or theirs != ours:
         raise ConfigError(f"{bundle}: a warm start needs a network of the same shape and architecture; it has "
                           f"{tuple(info['shape'])}, {theirs}, the DANN network {shape}, {ours}")
-    return model, str(os.path.join(bundle, info["models"][0]))
+    return model, os.path.join(bundle, info["models"][0])
 
 
 def _fit_dann(sources: list[str], targets: list[str], shape: tuple[int, ...], config: Any, weights: np.ndarray,
               dann_config: dict[str, Any] | None, seed: int, settings: dict[str, Any],
-              initial: Any) -> tuple[Any, dict[str, Any]]:
-    """Domain-adversarial training: each source batch with as many unlabelled target images."""
+              start: Any) -> tuple[Any, dict[str, Any]]:
+    """Domain-adversarial training: each source batch with as many unlabelled target images;
+    ``start``, a loaded network, is where a warm start begins (None: from scratch)."""
     from hepml.models.dann import DannConfig, fit_dann_uresnet
 
     dann = DannConfig.from_dict(dann_config)
@@ -132,18 +133,18 @@ def _fit_dann(sources: list[str], targets: list[str], shape: tuple[int, ...], co
     if levers:
         raise ConfigError(f"uresnet {', '.join(levers)}: levers of plain training; DANN training uses whole windows in "
                           "file order, its own schedule and loss: leave them out of the DANN study's uresnet settings")
-    if dann.warm_start and initial is None:
+    if dann.warm_start and start is None:
         raise ConfigError("dann.warm_start: give the source-only bundle to start from (train_segmentation(..., "
                           "initial=BUNDLE), hepml train-segmentation --initial BUNDLE)")
     _check_target(targets, shape, config.batch_size)
-    settings["dann"] = {**dann.as_dict(), "warm_start": initial is not None}
+    settings["dann"] = {**dann.as_dict(), "warm_start": start is not None}
 
     def batches(validation: bool) -> Iterator[tuple[Any, ...]]:
         return _dann_batches(sources, targets, shape, config.batch_size, validation, weights, config.empty_weight)
 
     steps = _count_batches(sources, config.batch_size)
     return fit_dann_uresnet(batches, shape, config, dann, steps, seed=seed, progress="training UResNet (DANN)",
-                            initial=initial)
+                            initial=start)
 
 
 def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, shape: Sequence[int],
