@@ -14,6 +14,13 @@ Baseline BDT bundles hold ``oof.root`` and their numbers for comparison but no l
 ``bundle.json`` is checked against ``hepml/schemas/bundle.v1.schema.json`` when it is written and
 every time it is read, and for consistency (one network per fold, files inside the folder, columns
 the spec builds, a well-formed calibration) before a single event is scored.
+
+Integrity: ``bundle.json`` records a sha256 of every file of the bundle and of each of its own
+top-level keys (``integrity``).  Reading verifies the keys; every file is verified when it is
+read (:func:`bundle_file`).  So an edit made after writing (two columns swapped, fold networks
+exchanged or linked to one another, ``k`` cut, the seed or the spec changed, a calibration
+parameter replaced) is refused, naming the file or key, instead of scoring silently wrong.  It
+guards against accidents and stale copies, not against someone who rewrites the hashes too.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from hepml.errors import BundleError, ConfigError, closest
 
 __all__ = [
     "BUNDLE_FILE",
+    "INTEGRITY",
     "FORMAT_VERSION",
     "SCHEMA",
     "read_info",
@@ -43,6 +51,8 @@ __all__ = [
     "write_json",
     "provenance",
     "file_hash",
+    "bundle_file",
+    "digest",
     "load_spec",
     "load_calibrator",
     "load_keras_file",
@@ -52,6 +62,7 @@ __all__ = [
 BUNDLE_FILE = "bundle.json"
 FORMAT_VERSION = 1
 SCHEMA = f"schemas/bundle.v{FORMAT_VERSION}.schema.json"
+INTEGRITY = "integrity"
 _PACKAGES = ("hepml", "numpy", "awkward", "uproot", "vector", "tensorflow", "keras", "scikit-learn", "xgboost")
 
 
@@ -124,12 +135,56 @@ def write_bundle(
 
 
 def write_info(folder: str | os.PathLike[str], info: dict[str, Any]) -> None:
-    """Write ``bundle.json``, checked against the schema first: no task can write a bundle that
+    """Write ``bundle.json`` with its integrity record (the hash of every file in ``folder`` and of
+    each key), checked against the schema first: no task can write a bundle that
     :func:`read_info` would refuse."""
+    folder = Path(folder)
+    info = json.loads(json.dumps({k: v for k, v in info.items() if k != INTEGRITY}, default=float))
+    files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != BUNDLE_FILE
+                   and not p.name.startswith("."))
+    info[INTEGRITY] = {"files": {name: file_hash(folder / name) for name in files}, "keys": fields_digest(info)}
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(info))
     if error is not None:
         raise BundleError(f"{folder}: cannot write {BUNDLE_FILE}, key '{_key_of(error)}': {_short(error.message)}")
-    write_json(Path(folder) / BUNDLE_FILE, info)
+    write_json(folder / BUNDLE_FILE, info)
+
+
+def digest(value: Any) -> str:
+    """sha256 of a JSON value's canonical form (sorted keys, no spaces)."""
+    return "sha256:" + hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def fields_digest(info: dict[str, Any]) -> dict[str, str]:
+    """:func:`digest` of each top-level key, the integrity record's own left out: an edit names the
+    key it changed."""
+    return {key: digest(value) for key, value in info.items() if key != INTEGRITY}
+
+
+def _check_fields(meta: Path, info: dict[str, Any]) -> None:
+    recorded = info.get(INTEGRITY, {}).get("keys", {})
+    actual = fields_digest(info)
+    changed = sorted(k for k in set(recorded) | set(actual) if recorded.get(k) != actual.get(k))
+    if changed:
+        key = changed[0]
+        how = "was added" if key not in recorded else "was removed" if key not in actual else "was changed"
+        raise BundleError(f"{meta}: key {key!r} {how} after the bundle was written (it no longer matches the "
+                          "integrity record); the bundle would score wrongly, retrain it or copy it again")
+
+
+def bundle_file(path: str | os.PathLike[str], info: dict[str, Any], name: str) -> Path:
+    """The bundle's file ``name``, after checking that its content is what the bundle recorded
+    when it was written (a network exchanged, linked or edited since is refused)."""
+    file = Path(path) / name
+    recorded = info.get(INTEGRITY, {}).get("files", {}).get(name)
+    if not file.is_file():
+        raise BundleError(f"{file}: missing; the bundle is incomplete, retrain it or copy it again")
+    if recorded is None:
+        raise BundleError(f"{file}: not in {BUNDLE_FILE}'s integrity record, so it is not the file this bundle "
+                          "was written with; retrain the bundle or copy it again")
+    if file_hash(file) != recorded:
+        raise BundleError(f"{file}: its content differs from the sha256 {BUNDLE_FILE} recorded (edited, exchanged "
+                          "or damaged since the bundle was written); retrain the bundle or copy it again")
+    return file
 
 
 def _schema() -> dict[str, Any]:
@@ -155,8 +210,14 @@ def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise BundleError(
             f"{meta}: corrupt bundle description ({_short(err)}); retrain or copy the bundle again"
         ) from None
+    except RecursionError:
+        raise BundleError(f"{meta}: corrupt bundle description (nested too deeply to be a bundle); retrain or "
+                          "copy the bundle again") from None
     if not isinstance(info, dict):
         raise BundleError(f"{meta}: corrupt bundle description (not a JSON object); retrain")
+    if INTEGRITY not in info and info.get("format") == FORMAT_VERSION:
+        raise BundleError(f"{meta}: no integrity record (key {INTEGRITY!r}): written by an older hepml, or edited; "
+                          "this hepml cannot verify it, retrain the bundle")
     if info.get("format") != FORMAT_VERSION:
         raise BundleError(f"{meta}: key 'format' is {info.get('format')!r}, this hepml reads format {FORMAT_VERSION}")
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(info))
@@ -166,6 +227,7 @@ def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
             "the bundle is damaged or was edited, retrain it"
         )
     _check_consistency(folder, meta, info)
+    _check_fields(meta, info)
     return info
 
 
@@ -188,16 +250,16 @@ def _check_consistency(folder: Path, meta: Path, info: dict[str, Any]) -> None:
             )
 
 
-def load_spec(path: str | os.PathLike[str], info: dict[str, Any] | None = None) -> Any:
-    """The bundle's feature spec; the columns of ``bundle.json`` must be among the spec's columns."""
+def load_spec(path: str | os.PathLike[str], info: dict[str, Any]) -> Any:
+    """The bundle's feature spec (verified); the columns of ``bundle.json`` must be among its columns."""
     from hepml.features import FeatureSpec
 
-    spec_file = Path(path) / "feature_spec.yaml"
+    spec_file = bundle_file(path, info, "feature_spec.yaml")
     try:
         spec = FeatureSpec.from_yaml(spec_file)
     except ConfigError as err:
         raise BundleError(f"{err} (the bundle's own spec: retrain or copy the bundle again)") from None
-    missing = [c for c in (info or {}).get("columns", []) if c not in spec.columns]
+    missing = [c for c in info.get("columns", []) if c not in spec.columns]
     if missing:
         raise BundleError(
             f"{Path(path) / BUNDLE_FILE}: key 'columns' names {missing[0]!r}, which {spec_file.name} does "
@@ -211,12 +273,10 @@ def load_calibrator(path: str | os.PathLike[str], info: dict[str, Any]) -> Any:
     """The calibrator of ``calibration.json``, with finite, well-formed parameters."""
     from hepml.calibration import calibrator_from_dict
 
-    file = Path(path) / "calibration.json"
+    file = bundle_file(path, info, "calibration.json")
     try:
         data = json.loads(file.read_text())
         calibrator = calibrator_from_dict(data)
-    except FileNotFoundError:
-        raise BundleError(f"{file}: missing; the bundle is incomplete, retrain it") from None
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
         raise BundleError(f"{file}: {_short(err)}; the calibration is damaged, recalibrate or retrain") from None
     if data.get("method") != info.get("calibration", data.get("method")):
@@ -227,17 +287,15 @@ def load_calibrator(path: str | os.PathLike[str], info: dict[str, Any]) -> Any:
     return calibrator
 
 
-def load_keras_file(path: str | os.PathLike[str], name: str) -> Any:
-    """One network, loaded with Keras ``safe_mode`` (a model file never executes code); a damaged
-    file is reported as such, not as Keras' "file not found"."""
+def load_keras_file(path: str | os.PathLike[str], name: str, info: dict[str, Any]) -> Any:
+    """One network, loaded with Keras ``safe_mode`` (a model file never executes code) after its
+    content is verified; a damaged file is reported as such, not as Keras' "file not found"."""
     from hepml.models import backend
 
     backend.configure()
     import keras
 
-    file = Path(path) / name
-    if not file.is_file():
-        raise BundleError(f"{file}: missing; the bundle is incomplete, retrain it")
+    file = bundle_file(path, info, name)
     try:
         return keras.saving.load_model(file, safe_mode=True, compile=False)
     except Exception as err:  # Keras reports a damaged zip as "File not found"
@@ -253,7 +311,7 @@ def load_keras_models(path: str | os.PathLike[str], info: dict[str, Any]) -> lis
             f"{path}: a {info.get('model')} {info.get('kind')} bundle holds no fold networks to score "
             "with; use a dnn bundle"
         )
-    return [load_keras_file(path, name) for name in info["models"]]
+    return [load_keras_file(path, name, info) for name in info["models"]]
 
 
 def _short(err: BaseException | str) -> str:

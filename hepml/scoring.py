@@ -10,6 +10,7 @@ can be shipped to dask workers.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -19,7 +20,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from hepml.bundle import load_calibrator, load_keras_models, load_spec, read_info
+from hepml.bundle import INTEGRITY, digest, file_hash, load_calibrator, load_keras_models, load_spec, read_info
 from hepml.errors import BundleError, ConfigError, HepmlError, MissingBranchError, closest
 from hepml.expr import parse
 from hepml.io.inplace import add_branches_in_place
@@ -228,8 +229,26 @@ def _onnx_sessions(path: Path, info: dict[str, Any]) -> list[Any]:
         raise HepmlError(f"{path}: no ONNX export ({missing[0].name} missing); run 'hepml export-onnx {path}' first")
     if missing:
         raise HepmlError(f"{path}: a {info.get('model')} baseline bundle has no networks to run")
+    _check_onnx_export(path, info, files)
     options = ort.SessionOptions()
     return [ort.InferenceSession(str(f), options, providers=["CPUExecutionProvider"]) for f in files]
+
+
+def _check_onnx_export(path: Path, info: dict[str, Any], files: list[Path]) -> None:
+    """The export belongs to this bundle as it is now, and its files are the ones exported."""
+    meta = path / "onnx" / "model.json"
+    try:
+        record = json.loads(meta.read_text())["integrity"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise BundleError(f"{meta}: missing or without an integrity record; export again: hepml export-onnx "
+                          f"{path}") from None
+    if record.get("bundle") != digest(info[INTEGRITY]):
+        raise BundleError(f"{meta}: exported from another version of this bundle; export again: hepml export-onnx "
+                          f"{path}")
+    for file in files:
+        if record.get("files", {}).get(file.name) != file_hash(file):
+            raise BundleError(f"{file}: its content differs from the sha256 {meta.name} recorded (edited or "
+                              f"exchanged since the export); export again: hepml export-onnx {path}")
 
 
 def _onnx_predict(session: Any, X: np.ndarray) -> np.ndarray:

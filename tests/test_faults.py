@@ -139,12 +139,27 @@ def test_outputs_never_overwrite_inputs(dnn_bundle: Path, higgs_files: dict[str,
 # --- 3. a bundle is validated before it scores ---------------------------------------------------
 
 def _tampered(bundle: Path, tmp_path: Path, **changes: object) -> Path:
+    """A copy of ``bundle`` with ``changes`` in bundle.json and the integrity record recomputed to
+    match, as a buggy writer would leave it: the checks behind the integrity record must hold too."""
     copy_ = tmp_path / "bundle"
     shutil.copytree(bundle, copy_)
     info = json.loads((copy_ / "bundle.json").read_text())
     info.update(changes)
     (copy_ / "bundle.json").write_text(json.dumps(info))
-    return copy_
+    return rehash(copy_)
+
+
+def rehash(folder: Path) -> Path:
+    """Recompute ``folder/bundle.json``'s integrity record for its present files and keys."""
+    from hepml.bundle import fields_digest, file_hash
+
+    info = json.loads((folder / "bundle.json").read_text())
+    info.pop("integrity", None)
+    files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != "bundle.json"
+                   and not p.name.startswith("."))
+    info["integrity"] = {"files": {n: file_hash(folder / n) for n in files}, "keys": fields_digest(info)}
+    (folder / "bundle.json").write_text(json.dumps(info))
+    return folder
 
 
 @pytest.mark.parametrize("changes, fragments", [
@@ -187,6 +202,7 @@ def test_damaged_calibrations_are_refused(dnn_bundle: Path, tmp_path: Path, cali
     bundle = _tampered(dnn_bundle, tmp_path, calibration=calibration["method"]
                        if calibration["method"] != "magic" else "isotonic")
     (bundle / "calibration.json").write_text(json.dumps(calibration))
+    rehash(bundle)
     with pytest.raises(BundleError) as err:
         Scorer(bundle)
     assert "calibration.json" in str(err.value) and fragment in str(err.value)
@@ -196,6 +212,7 @@ def test_corrupt_network_says_corrupt_and_scores_nothing(dnn_bundle: Path, higgs
                                                          tmp_path: Path) -> None:
     bundle = _tampered(dnn_bundle, tmp_path)
     (bundle / "fold1.keras").write_bytes(b"not a zip file" * 100)
+    rehash(bundle)
     out_dir = tmp_path / "scores"
     out = hepml("score", str(bundle), f"{higgs_files['signal']}:Events", "--out", str(out_dir / "s.root"))
     one_line_error(out, "fold1.keras: corrupt Keras model")

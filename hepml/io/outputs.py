@@ -1,7 +1,8 @@
 """Refuse, before anything is read, an output that would overwrite an input or another output.
 
 Paths are compared after resolving links (``os.path.realpath``) and, where both exist, by device
-and inode, so ``--out`` spelled differently, a symlink to an input or a hard link are caught too.
+and inode, so ``--out`` spelled differently, a symlink to an input or a hard link are caught too;
+an output folder that holds an input is refused as well (replacing the folder would delete it).
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ def check_outputs(inputs: Iterable[str | os.PathLike[str] | Source], outputs: It
         text = os.fspath(output)
         keys = _identities(text)
         clash = next((taken[k] for k in keys if k in taken), None)
+        inside = os.path.realpath(text).rstrip(os.sep) + os.sep
+        held = next((v for k, v in taken.items() if k[0] == "path" and str(k[1]).startswith(inside)), None)
+        if held and held.startswith("the input"):
+            raise ConfigError(f"{option} {text}: this folder holds {held}; hepml never replaces a folder that holds "
+                              "an input, choose another output path")
         if clash:
             raise ConfigError(f"{option} {text}: this is {clash}; hepml never overwrites an input or writes two "
                               "outputs to one file, choose another output path")

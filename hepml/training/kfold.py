@@ -16,7 +16,7 @@ from hepml.calibration import make_calibrator, parse_prior, prior_weights
 from hepml.errors import ConfigError, EmptyInputError
 from hepml.features.foldkey import FOLD_KEY, spec_fold_key
 from hepml.features.spec import FeatureTable
-from hepml.io.atomic import atomic_path, scratch_dir
+from hepml.io.atomic import atomic_path, check_replaceable, scratch_dir
 from hepml.io.write import write_friend
 from hepml.metrics import auc, log_loss
 from hepml.models.registry import FittedFold, get_model, load_fit
@@ -103,7 +103,7 @@ def train_fold(
         raise ConfigError(f"fold {fold} is outside 0 .. {k - 1}")
     events = table.event_id[fold_key]
     train, val, test = fold_masks(events, k, seed, fold, early_stopping=get_model(model).early_stopping)
-    with atomic_path(out) as folder:
+    with atomic_path(out, kind="fold") as folder:
         folder.mkdir()
         fitted = _fit(model, table, train, val, dict(model_config or {}), seed + fold, folder, fold)
         raw = fitted.predict(table.X[test])
@@ -146,7 +146,7 @@ def assemble_bundle(
     events = table.event_id[fold_key]
     folds, roles = fold_of(events, k, seed), role_of(events, k, seed)
     raw = np.full(len(table), np.nan)
-    with atomic_path(out) as folder:
+    with atomic_path(out, kind="bundle") as folder:
         folder.mkdir()
         folds_info = _gather_folds([Path(d) for d in fold_dirs], folder, raw, events, folds, seed)
         cal_rows = roles == CALIBRATION
@@ -219,7 +219,7 @@ def train_kfold(
     The workflow runs the same two steps as separate jobs, one per fold, so a farm trains them in parallel.
     """
     _check_table(table, model, fold_key)
-    out = Path(out)
+    out = check_replaceable(out, "bundle")  # before the k trainings, not after them
     with scratch_dir(out) as tmp:
         dirs = [train_fold(table, tmp / f"fold{j}", fold=j, model=model, k=k, seed=seed, fold_key=fold_key,
                            model_config=model_config, importance=importance) for j in range(k)]

@@ -29,7 +29,7 @@ def load_segmenter(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
     if info.get("kind") != "segmentation":
         raise BundleError(f"{path}: not a segmentation bundle (kind {info.get('kind')!r}); use the bundle "
                           "'hepml train-segmentation' wrote")
-    return load_keras_file(path, info["models"][0]), info
+    return load_keras_file(path, info["models"][0], info), info
 
 
 def predict_pixels(model: Any, charge: np.ndarray, batch: int = 16, *, mirrors: bool = False) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 
 from hepml.bundle import write_bundle
 from hepml.errors import ConfigError, EmptyInputError
-from hepml.io.atomic import atomic_path
+from hepml.io.atomic import atomic_path, check_replaceable
 from hepml.io.images import iter_images
 from hepml.io.read import iterate, resolve_sources
 from hepml.split import is_validation_window
@@ -160,6 +160,7 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
     from hepml.models.augment import augment, require_mirror_planes
     from hepml.models.uresnet import UResNetConfig, fit_uresnet, use_mixed_precision_if_gpu
 
+    check_replaceable(out, "bundle")  # before the training, not after it
     config = UResNetConfig.from_dict(model_config)
     shape = tuple(int(s) for s in shape)
     if config.mirrors:
@@ -185,7 +186,7 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
             lambda validation: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight,
                                         views, rng if config.shuffle else None),
             shape, config, seed=seed, progress="training UResNet")
-    with atomic_path(out) as folder:
+    with atomic_path(out, kind="bundle") as folder:
         folder.mkdir()
         model.save(folder / "model.keras")
         return write_bundle(folder, kind="segmentation", model="uresnet-dann" if targets else "uresnet",

@@ -23,7 +23,7 @@ from hepml.bundle import write_bundle, write_json
 from hepml.calibration import make_calibrator, parse_prior, prior_weights
 from hepml.features.foldkey import FOLD_KEY, spec_fold_key
 from hepml.features.spec import FeatureTable
-from hepml.io.atomic import atomic_path
+from hepml.io.atomic import atomic_path, check_replaceable
 from hepml.metrics import auc, bootstrap_auc_difference, ece
 from hepml.split import (
     CALIBRATION,
@@ -116,6 +116,7 @@ def run_dann_higgs(source: FeatureTable, target: FeatureTable, out: str | os.Pat
     from hepml.models.dann import DannConfig
     from hepml.models.dense import DenseConfig, predict
 
+    check_replaceable(out, "dann run")  # before the training, not after it
     dense, dann = DenseConfig.from_dict(dense_config), DannConfig.from_dict(dann_config)
     s, t = _split(source, seed), _split(target, seed)
     models, logs = _train(source, target, s, t, dense, dann, seed)
@@ -126,7 +127,7 @@ def run_dann_higgs(source: FeatureTable, target: FeatureTable, out: str | os.Pat
     metrics["ece_target"]["dann_calibrated_on_source"] = ece(
         y_test, calibrator.predict(scores["dann_target"]), prior_weights(y_test, target.weight[t["test"]], prior))
     metrics["calibration_prior"] = parse_prior(prior)
-    with atomic_path(out) as folder:
+    with atomic_path(out, kind="dann run") as folder:
         folder.mkdir()
         write_json(folder / "metrics.json", metrics)
         write_json(folder / "history.json", logs)

@@ -108,7 +108,7 @@ def run_dann_lartpc(source_train: Sequence[str], source_test: Sequence[str], tar
     for domain, (_, truth) in pixels.items():
         scores[f"label_{domain}"], scores[f"weight_{domain}"] = truth, np.ones_like(truth)
     history: dict[str, Any] = {}
-    with atomic_path(out) as folder:
+    with atomic_path(out, kind="dann run") as folder:
         folder.mkdir()
         _train_all(folder, source_train, target_train, dann_config,
                    {"shape": shape, "model_config": model_config, "seed": seed})

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import uproot
 
-from hepml.bundle import read_info, write_json
+from hepml.bundle import bundle_file, read_info, write_json
 from hepml.calibration import prior_weights
 from hepml.errors import ConfigError
 from hepml.io.atomic import atomic_path
@@ -41,6 +41,7 @@ class BundleScores:
     path: Path
     prior: str | float = "weighted"
     losses: dict[str, dict[str, float]] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # bundle.json, verified
 
     @property
     def calibration_weight(self) -> np.ndarray:
@@ -49,10 +50,9 @@ class BundleScores:
         return prior_weights(self.label, self.weight, self.prior)
 
     def overtraining(self) -> dict[str, np.ndarray] | None:
-        file = self.path / "overtraining.npz"
-        if not file.exists():
+        if "overtraining.npz" not in self.info["integrity"]["files"]:
             return None
-        with np.load(file, allow_pickle=False) as data:
+        with np.load(bundle_file(self.path, self.info, "overtraining.npz"), allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
 
 
@@ -60,7 +60,7 @@ def load_scores(path: str | os.PathLike[str]) -> BundleScores:
     """A bundle's out-of-fold scores; its name is ``MODEL_FEATURESET`` (the folder name)."""
     folder = Path(path)
     info = read_info(folder)
-    with uproot.open(folder / "oof.root") as f:
+    with uproot.open(bundle_file(folder, info, "oof.root")) as f:
         arrays = f["oof"].arrays(["score", "score_raw", "label", "weight", "fold", "role"], library="np")
     keep = arrays["role"] != CALIBRATION
     model, _, featureset = folder.name.partition("_")
@@ -68,7 +68,7 @@ def load_scores(path: str | os.PathLike[str]) -> BundleScores:
                         arrays["score_raw"][keep].astype(np.float64), arrays["label"][keep],
                         arrays["weight"][keep].astype(np.float64), arrays["fold"][keep], folder,
                         info.get("calibration_prior", "weighted"),  # bundles before the prior: physics weights
-                        info.get("losses", {}))
+                        info.get("losses", {}), info)
 
 
 def evaluate(bundles: list[str], out: str | os.PathLike[str], *, reference: str | None = None,

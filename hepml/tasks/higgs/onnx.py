@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hepml.bundle import load_calibrator, load_keras_models, read_info, write_json
+from hepml.bundle import INTEGRITY, digest, file_hash, load_calibrator, load_keras_models, read_info, write_json
 from hepml.errors import BundleError
 from hepml.io.atomic import atomic_path
 from hepml.models import backend
@@ -41,7 +41,7 @@ def export_onnx(bundle: str | os.PathLike[str], *, opset: int = 17, check_events
     models = load_keras_models(folder, info)
     n_features = len(info["columns"])
     written = []
-    with atomic_path(folder / ONNX_DIR) as tmp:
+    with atomic_path(folder / ONNX_DIR, kind="onnx export") as tmp:
         tmp.mkdir()
         for j, model in enumerate(models):
             path = tmp / f"fold{j}.onnx"
@@ -55,6 +55,9 @@ def export_onnx(bundle: str | os.PathLike[str], *, opset: int = 17, check_events
             "columns": info["columns"], "k": info["k"], "seed": info["seed"], "fold_key": info["fold_key"],
             "files": [p.name for p in written], "input": "features", "calibration": calibration,
             "fold_rule": "fold = splitmix64(event + seed * 0x9E3779B97F4A7C15) mod k (hepml.split.event_hash)",
+            # what Scorer(path, "onnxruntime") verifies: these files, exported from this very bundle
+            "integrity": {"files": {p.name: file_hash(tmp / p.name) for p in written},
+                          "bundle": digest(info[INTEGRITY])},
         })
     return written
 

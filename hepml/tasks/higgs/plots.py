@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hepml.bundle import load_spec
+from hepml.bundle import bundle_file, load_spec
 from hepml.features.files import read_features
 from hepml.plotting import figure, save
 from hepml.tasks.higgs.draw import (
@@ -119,16 +119,15 @@ def make_plots(
     paths = plot_roc(scores, out, ref.name)
     paths += plot_scores(ref, out) + plot_reliability(ref, out)
     if features:
-        spec = load_spec(ref.path)
+        spec = load_spec(ref.path, ref.info)
         table = read_features(features, spec.columns)
         paths += plot_features(table.X, table.label, table.weight, table.names, out,
                                [spec.axis_label(n) for n in table.names], [spec.unit_of(n) for n in table.names])
         paths += plot_correlations(table.X, table.label, [spec.axis_label(n) for n in table.names], out)
     for s in scores:
         for file, plot in (("importance.json", plot_importance), ("history.json", plot_history)):
-            data_file = s.path / file
-            if data_file.exists():
-                data = json.loads(data_file.read_text())
+            if file in s.info["integrity"]["files"]:
+                data = json.loads(bundle_file(s.path, s.info, file).read_text())
                 if data and any(data.values()):
                     paths += plot(data, out, s.name)
     return paths
