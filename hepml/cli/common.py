@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["AddVerb", "json_arg", "shape_arg", "prior_arg", "check_outputs", "group_columns", "fraction",
-           "key_value_parts", "mean_spread", "CALIBRATIONS", "PRIOR_HELP"]
+__all__ = ["AddVerb", "json_arg", "seed_arg", "whole_number", "shape_arg", "prior_arg", "check_outputs",
+           "group_columns", "fraction", "key_value_parts", "mean_spread", "CALIBRATIONS", "PRIOR_HELP"]
 
 AddVerb = Callable[[str, Callable[[argparse.Namespace], int], str], argparse.ArgumentParser]
 CALIBRATIONS = ["isotonic", "platt", "temperature", "none"]
@@ -25,6 +25,24 @@ def json_arg(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
     return value
+
+
+def whole_number(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number in ``[minimum, maximum]``, refused in words otherwise."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            wanted = f"from {minimum} to {maximum}" if maximum is not None else f"{minimum} or more"
+            raise argparse.ArgumentTypeError(f"{value} is out of range; give a whole number {wanted}")
+        return value
+
+    return parse
+
+
+seed_arg = whole_number(0, 2**32 - 1)  # what numpy, TensorFlow and JAX all take (hepml.settings.SEED)
 
 
 def shape_arg(text: str) -> tuple[int, int, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hepml.cli.common import AddVerb, check_outputs, json_arg, key_value_parts, mean_spread, shape_arg
+from hepml.cli.common import AddVerb, check_outputs, json_arg, key_value_parts, mean_spread, seed_arg, shape_arg
 
 __all__ = ["register"]
 
@@ -71,7 +71,7 @@ def register(verb: AddVerb) -> None:
     p.add_argument("--initial", default=None, metavar="BUNDLE",
                    help="start the DANN network from this segmentation bundle (with --target): a warm start "
                         "from the source-only network")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--out", required=True, help="bundle folder to write")
 
     p = verb("score-pixels", cmd_score_pixels, "write per-pixel cosmic/neutrino probabilities as friend trees")

@@ -16,6 +16,7 @@ from hepml.cli.common import (
     key_value_parts,
     mean_spread,
     prior_arg,
+    seed_arg,
     shape_arg,
 )
 
@@ -105,7 +106,7 @@ def register(verb: AddVerb) -> None:
                    help="gamma, lambda_max, alpha, beta, domain_units, domain_weight")
     p.add_argument("--calibration", choices=CALIBRATIONS, default="isotonic")
     p.add_argument("--prior", type=prior_arg, default="balanced", help=PRIOR_HELP)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--out", required=True, help="folder: metrics.json, history.json, scores.npz, bundle/, plots/")
 
     p = verb("dann-lartpc", cmd_dann_lartpc, "source-only, DANN and oracle UResNets side by side on LArTPC pseudo-data")
@@ -117,7 +118,7 @@ def register(verb: AddVerb) -> None:
     p.add_argument("--model-config", type=json_arg, default={})
     p.add_argument("--dann-config", type=json_arg, default={})
     p.add_argument("--threshold", type=float, default=0.5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--out", required=True, help="folder: metrics.json, history.json, scores.npz, bundles, plots/")
 
     p = verb("dann-merge", cmd_dann_merge, "the DANN runs' metrics in one JSON, with mean and spread over seeds")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from hepml.cli.common import AddVerb, json_arg
+from hepml.cli.common import AddVerb, json_arg, seed_arg, whole_number
 
 __all__ = ["register"]
 
@@ -55,6 +55,27 @@ def cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_samples(args: argparse.Namespace) -> int:
+    """Check a sample sheet and print it as JSON (what the workflow reads)."""
+    import json
+
+    from hepml.io.samples import read_sample_sheet
+
+    samples = read_sample_sheet(args.sheet)
+    print(json.dumps({name: sample.as_dict() for name, sample in samples.items()}, indent=1))
+    return 0
+
+
+def cmd_validate_config(args: argparse.Namespace) -> int:
+    """Read workflow config files as hepml reads YAML: a key written twice is an error."""
+    from hepml.yamlfile import load_yaml
+
+    for path in args.files:
+        load_yaml(path, "workflow config")
+    print(f"{len(args.files)} config file(s) read, no key written twice")
+    return 0
+
+
 def register(verb: AddVerb) -> None:
     p = verb("inspect", cmd_inspect, "list trees, entries and branches (with types) of ROOT files")
     p.add_argument("files", nargs="+", help="ROOT files (path, glob or URL)")
@@ -66,15 +87,21 @@ def register(verb: AddVerb) -> None:
     p.add_argument("process", choices=["signal", "background", "lartpc"])
     p.add_argument("--geometry", type=json_arg, default={},
                    help='LArTPC geometry as JSON, e.g. \'{"wires": 256, "ticks": 256}\'')
-    p.add_argument("--events", type=int, required=True, help="number of selected events to write")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--first-event", type=int, default=0, help="event number of the first event")
+    p.add_argument("--events", type=whole_number(0), required=True, help="number of selected events to write")
+    p.add_argument("--seed", type=seed_arg, default=1)
+    p.add_argument("--first-event", type=whole_number(0), default=0, help="event number of the first event")
     p.add_argument("--layout", choices=["nanoaod", "flat"], default="nanoaod",
                    help="Higgs ntuples: NanoAOD-like collections with event ids (tree Events), or flat per-object "
                         "branches without ids (tree 'tree', as workflows/config/flat_ntuples.yaml expects)")
     p.add_argument("--detector", type=json_arg, default={},
                    help='detector settings as JSON, e.g. \'{"jet_energy_scale": 1.05}\'')
     p.add_argument("--out", required=True)
+
+    p = verb("samples", cmd_samples, "check a sample sheet (TSV) and print its samples as JSON, globs expanded")
+    p.add_argument("sheet", help="TSV with columns sample, files, label and optionally tree, weight, shared")
+
+    p = verb("validate-config", cmd_validate_config, "check workflow config files (YAML: no key written twice)")
+    p.add_argument("files", nargs="+", help="YAML config files (the workflow's configfile and each --configfile)")
 
     p = verb("features", cmd_features, "build a feature file (flat ROOT tree) from ntuples with a feature spec")
     p.add_argument("inputs", nargs="+", help="ROOT files, 'file.root:tree' or globs")

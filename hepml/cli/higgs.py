@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hepml.cli.common import CALIBRATIONS, PRIOR_HELP, AddVerb, check_outputs, group_columns, json_arg, prior_arg
+from hepml.cli.common import (
+    CALIBRATIONS,
+    PRIOR_HELP,
+    AddVerb,
+    check_outputs,
+    group_columns,
+    json_arg,
+    prior_arg,
+    seed_arg,
+    whole_number,
+)
 from hepml.models.registry import MODELS
 
 __all__ = ["register"]
@@ -106,8 +116,8 @@ def _training_options(p: argparse.ArgumentParser, *, folds: bool = True) -> None
     p.add_argument("--model", choices=list(MODELS), default="dnn",
                    help="; ".join(f"{m.name}: {m.description}" for m in MODELS.values()))
     if folds:
-        p.add_argument("--k", type=int, default=3, help="number of folds")
-    p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--k", type=whole_number(2), default=3, help="number of folds")
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--model-config", type=json_arg, default={}, help="model settings as JSON")
 
 
@@ -121,7 +131,7 @@ def register(verb: AddVerb) -> None:
 
     p = verb("train-fold", cmd_train_fold, "train the model of one fold (one batch job of the k-fold scatter)")
     _training_options(p)
-    p.add_argument("--fold", type=int, required=True, help="the fold this model scores (0 .. k-1)")
+    p.add_argument("--fold", type=whole_number(0), required=True, help="the fold this model scores (0 .. k-1)")
     p.add_argument("--importance", action="store_true", help="compute permutation importance (fold 0)")
     p.add_argument("--out", required=True, help="folder for this fold's model and scores")
 

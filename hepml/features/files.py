@@ -64,6 +64,7 @@ def read_features(
     """Read feature files (all in memory: this is the training set) into one table, with the named
     event ids and the fold-key column; ``fold_key``, the spec's, must be the one the files' fold keys
     were computed with."""
+    resolve_sources([os.fspath(f) for f in files])  # each exists, and none is given twice
     tables = []
     for file in files:
         with uproot.open(file) as f:

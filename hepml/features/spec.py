@@ -31,7 +31,6 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
-import yaml
 
 from hepml.errors import ConfigError, MissingBranchError, NonFiniteFeatureError, closest
 from hepml.expr import MAX_OBJECTS, Expression
@@ -41,6 +40,7 @@ from hepml.features.values import flat as _flat
 from hepml.features.values import number as _number
 from hepml.features.values import text as _text
 from hepml.io.read import Chunk, Source, iterate
+from hepml.yamlfile import load_yaml
 
 __all__ = ["Feature", "FeatureSpec", "FeatureTable", "RESERVED"]
 
@@ -159,13 +159,7 @@ class FeatureSpec:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> FeatureSpec:
-        try:
-            with open(path) as handle:
-                config = yaml.safe_load(handle) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: feature spec not found; check the path") from None
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())[:150]})") from None
+        config = load_yaml(path, "feature spec") or {}
         if not isinstance(config, Mapping):
             raise ConfigError(f"{path}: a feature spec must be a mapping with a 'features' key")
         return cls(config, origin=str(path))

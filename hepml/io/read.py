@@ -111,7 +111,26 @@ def resolve_sources(inputs: str | Source | Iterable[str | Source], tree: str | N
         sources.append(Source(path, name))
     if not sources:
         raise MissingFileError("no input files given; pass at least one ROOT file")
+    _refuse_repeats(sources)
     return sources
+
+
+def _refuse_repeats(sources: list[Source]) -> None:
+    """A file given twice (by any spelling, link or glob) would count its events twice."""
+    seen: dict[tuple[object, ...], Source] = {}
+    for source in sources:
+        if source.remote:
+            key: tuple[object, ...] = (source.path, source.tree)
+        else:
+            try:
+                stat = os.stat(source.path)
+                key = (stat.st_dev, stat.st_ino, source.tree)
+            except OSError:
+                key = (os.path.realpath(source.path), source.tree)
+        if key in seen:
+            also = "" if seen[key].path == source.path else f" (also as {seen[key].path})"
+            raise ConfigError(f"{source}: given twice{also}; its events would count twice, give each input once")
+        seen[key] = source
 
 
 def open_file(source: Source) -> Any:

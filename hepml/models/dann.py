@@ -27,7 +27,7 @@ import tensorflow as tf  # noqa: E402
 
 from hepml.models.dense import DenseConfig, balance_weights, dense_trunk  # noqa: E402
 from hepml.models.weights import equalise  # noqa: E402
-from hepml.settings import Settings  # noqa: E402
+from hepml.settings import AT_LEAST_ONE, NON_NEGATIVE, Settings  # noqa: E402
 
 __all__ = ["GradientReversal", "DannConfig", "DannSchedule", "lambda_schedule", "learning_rate_schedule",
            "build_dann_dense", "fit_dann_dense", "dann_arrays", "domain_weights", "build_dann_uresnet",
@@ -76,6 +76,8 @@ class DannConfig(Settings):
     """Ganin's schedule constants and the domain head."""
 
     what = "dann"
+    limits = {"gamma": NON_NEGATIVE, "lambda_max": NON_NEGATIVE, "alpha": NON_NEGATIVE, "beta": NON_NEGATIVE,
+              "domain_units": AT_LEAST_ONE, "domain_weight": NON_NEGATIVE}
 
     gamma: float = 10.0
     lambda_max: float = 1.0

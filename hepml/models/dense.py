@@ -15,7 +15,7 @@ import numpy as np
 from hepml.models import backend
 from hepml.models.progress import EpochProgress
 from hepml.models.weights import equalise
-from hepml.settings import Settings
+from hepml.settings import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Settings
 
 backend.configure()
 
@@ -40,6 +40,13 @@ class DenseConfig(Settings):
     """Settings of the dense classifier (the HIGGS-benchmark DNN)."""
 
     what = "dnn"
+    limits = {
+        "layers": AT_LEAST_ONE, "units": AT_LEAST_ONE, "dropout": {"minimum": 0, "exclusiveMaximum": 1},
+        "normalisation": {"enum": ["none", "batch", "layer"]}, "learning_rate": POSITIVE,
+        "weight_decay": NON_NEGATIVE, "l2": NON_NEGATIVE, "batch_size": AT_LEAST_ONE, "epochs": AT_LEAST_ONE,
+        "patience": NON_NEGATIVE, "negative_weights": {"enum": ["keep", "abs", "zero"]},
+        "size_rule": {"enum": ["auto", "off"]},
+    }
 
     layers: int = 3
     units: int = 128

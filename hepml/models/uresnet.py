@@ -22,7 +22,7 @@ import numpy as np
 
 from hepml.models import backend
 from hepml.models.progress import EpochProgress
-from hepml.settings import Settings
+from hepml.settings import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Settings
 
 backend.configure()
 
@@ -132,6 +132,11 @@ class UResNetConfig(Settings):
     """Settings of the UResNet and its training."""
 
     what = "uresnet"
+    limits = {
+        "depth": {"minimum": 1, "maximum": 8}, "filters": AT_LEAST_ONE, "blocks": AT_LEAST_ONE,
+        "learning_rate": POSITIVE, "batch_size": AT_LEAST_ONE, "epochs": AT_LEAST_ONE, "empty_weight": NON_NEGATIVE,
+        "crop": NON_NEGATIVE, "schedule": {"enum": ["constant", "cosine"]}, "dice": NON_NEGATIVE,
+    }
 
     depth: int = 3
     filters: int = 8

@@ -23,7 +23,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from hepml.settings import Settings
+from hepml.settings import FRACTION, NON_NEGATIVE, POSITIVE, Settings
 from hepml.simulate.kinematics import breit_wigner, pt_eta_phi, system, two_body_decay
 
 __all__ = ["DetectorModel", "PROCESSES", "generate_truth", "generate", "iter_chunks", "write_ntuple"]
@@ -43,6 +43,14 @@ class DetectorModel(Settings):
     """Detector and generator knobs; the pseudo-data domain for DANN changes some of them."""
 
     what = "detector"
+    limits = {
+        **{k: NON_NEGATIVE for k in ("jet_stochastic", "jet_constant", "jet_angular", "lepton_resolution", "met_soft",
+                                    "jet_pt_min", "lepton_pt_min", "isr_mean")},
+        **{k: POSITIVE for k in ("jet_energy_scale", "jet_eta_max", "lepton_eta_max", "isr_pt_scale",
+                                "system_pt_scale")},
+        **{k: FRACTION for k in ("btag_efficiency", "ctag_rate", "mistag_rate")},
+        "negative_weight_fraction": {"minimum": 0, "exclusiveMaximum": 0.5},
+    }
 
     jet_stochastic: float = 1.0      # sigma(E)/E = a / sqrt(E / GeV)  (+)  c
     jet_constant: float = 0.08

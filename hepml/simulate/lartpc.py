@@ -30,7 +30,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from hepml.settings import Settings
+from hepml.settings import FRACTION, NON_NEGATIVE, POSITIVE, Settings
 
 __all__ = ["Geometry", "LArTPCConfig", "project", "generate_deposits", "simulate_images", "iter_chunks",
            "write_events", "BACKGROUND", "COSMIC", "NEUTRINO"]
@@ -66,6 +66,11 @@ class LArTPCConfig(Settings):
     """Generator and detector-response knobs (the DANN pseudo-data changes some of them)."""
 
     what = "lartpc"
+    limits = {
+        **{k: NON_NEGATIVE for k in ("cosmic_mean", "noise", "threshold", "diffusion")},
+        **{k: POSITIVE for k in ("step", "gain", "attenuation_length")},
+        **{k: FRACTION for k in ("delta_ray_probability", "shower_probability", "dead_wire_fraction")},
+    }
 
     cosmic_mean: float = 8.0
     delta_ray_probability: float = 0.3

@@ -20,6 +20,7 @@ from hepml.io.atomic import atomic_path, check_replaceable, scratch_dir
 from hepml.io.write import write_friend
 from hepml.metrics import auc, log_loss
 from hepml.models.registry import FittedFold, get_model, load_fit
+from hepml.settings import SEED, check_limits
 from hepml.split import CALIBRATION, TRAIN, VALIDATION, fold_of, role_of
 
 __all__ = ["train_kfold", "train_fold", "assemble_bundle", "fold_masks"]
@@ -84,6 +85,35 @@ def _check_table(table: FeatureTable, model: str, fold_key: str) -> None:
         raise ConfigError(f"training needs labels 0 and 1, found {sorted(labels)}; set each sample's label")
 
 
+def _check_split(table: FeatureTable, k: int, seed: int, fold_key: str) -> None:
+    """Before any training: the seed is one every library takes, and the fold key splits the events
+    into k folds whose every model has events of both classes to train on and events to score."""
+    check_limits(seed, SEED, "seed")
+    if k < 2:
+        raise ConfigError(f"k = {k}: k-fold training needs k >= 2 folds")
+    events = table.event_id[fold_key]
+    folds, roles = fold_of(events, k, seed), role_of(events, k, seed)
+    distinct = int(np.unique(events).size)
+    for j in range(k):
+        train = (folds != j) & (roles == TRAIN)
+        pos = [float(table.weight[train & (table.label == c)].sum()) for c in (0.0, 1.0)]
+        if (folds == j).any() and min(pos) > 0:
+            continue
+        if distinct < min(2 * k, len(table) // 2):
+            raise ConfigError(f"the fold key (column {fold_key!r}, from the spec's fold_key:) takes only {distinct} "
+                              f"distinct value(s) over {len(table)} events, so the {k} folds cannot be filled (fold {j} "
+                              "gets no usable events); use a key that differs from event to event: an event number, "
+                              "hash(...) of event values, or entry")
+        raise ConfigError(f"k = {k} folds for {len(table)} events ({distinct} distinct fold keys): fold {j} gets no "
+                          "events to score or its model none of one class to train on; choose a smaller k (3 to 10 "
+                          "is usual)")
+    cal = roles == CALIBRATION
+    if not all(float(table.weight[cal & (table.label == c)].sum()) > 0 for c in (0.0, 1.0)):
+        raise ConfigError(f"the calibration events (10 % of {len(table)}, chosen by fold key {fold_key!r}) hold no "
+                          "positive weight of one class; give more events, or a fold key that differs from event to "
+                          "event")
+
+
 def train_fold(
     table: FeatureTable,
     out: str | os.PathLike[str],
@@ -99,6 +129,7 @@ def train_fold(
     """Train the model of one fold (one batch job): it trains on the other folds and writes its
     raw scores of fold ``fold``, which it never saw, to ``out`` (a folder, written atomically)."""
     _check_table(table, model, fold_key)
+    _check_split(table, k, seed, fold_key)
     if not 0 <= fold < k:
         raise ConfigError(f"fold {fold} is outside 0 .. {k - 1}")
     events = table.event_id[fold_key]
@@ -143,6 +174,7 @@ def assemble_bundle(
     :func:`hepml.calibration.prior_weights`)."""
     _check_table(table, model, fold_key)
     k = len(fold_dirs)
+    _check_split(table, k, seed, fold_key)
     events = table.event_id[fold_key]
     folds, roles = fold_of(events, k, seed), role_of(events, k, seed)
     raw = np.full(len(table), np.nan)
@@ -219,6 +251,7 @@ def train_kfold(
     The workflow runs the same two steps as separate jobs, one per fold, so a farm trains them in parallel.
     """
     _check_table(table, model, fold_key)
+    _check_split(table, k, seed, fold_key)
     out = check_replaceable(out, "bundle")  # before the k trainings, not after them
     with scratch_dir(out) as tmp:
         dirs = [train_fold(table, tmp / f"fold{j}", fold=j, model=model, k=k, seed=seed, fold_key=fold_key,

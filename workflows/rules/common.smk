@@ -1,40 +1,29 @@
 # Helpers shared by the rules: config validation, sample sheets, target lists.
-import csv
-import glob
 import importlib.util
 import json
 import os
+import subprocess
 
 from snakemake.utils import validate
 
 
+def hepml_check(*args):
+    """Run a checking verb of hepml at parse time; its one-line error becomes the workflow's."""
+    result = subprocess.run(["hepml", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ValueError(result.stderr.strip() or result.stdout.strip())
+    return result.stdout
+
+
+# PyYAML keeps the last of a key written twice; hepml refuses it in every config file given
+hepml_check("validate-config", *workflow.configfiles)
 validate(config, "../schemas/config.schema.yaml")
 
 
 def read_sample_sheet(path):
-    """{sample: {files, tree, label, weight}} from a TSV sample sheet; globs are expanded."""
-    samples = {}
-    if not os.path.isfile(path):
-        raise ValueError(f"config higgs.samples: sample sheet {path} not found; give a TSV with columns "
-                         "sample, files, tree, label, weight")
-    with open(path) as handle:
-        for row in csv.DictReader(handle, delimiter="\t"):
-            files = []
-            for pattern in row["files"].split(","):
-                pattern = pattern.strip()
-                hits = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
-                if not hits:
-                    raise ValueError(f"{path}: sample {row['sample']!r}: no file matches {pattern!r}")
-                files.extend(hits)
-            samples[row["sample"]] = {
-                "files": files,
-                "tree": row.get("tree") or "Events",
-                "label": float(row["label"]),
-                "weight": row.get("weight") or "1",
-            }
-    if not samples:
-        raise ValueError(f"{path}: the sample sheet lists no samples")
-    return samples
+    """{sample: {files, tree, label, weight, shared}} from a TSV sample sheet, checked by
+    `hepml samples` (unique, path-safe names; labels 0 or 1; no file twice; globs expanded)."""
+    return json.loads(hepml_check("samples", path))
 
 
 def as_json_arg(value):
