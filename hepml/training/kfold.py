@@ -102,8 +102,8 @@ def _check_split(table: FeatureTable, k: int, seed: int, fold_key: str) -> None:
         if distinct < min(2 * k, len(table) // 2):
             raise ConfigError(f"the fold key (column {fold_key!r}, from the spec's fold_key:) takes only {distinct} "
                               f"distinct value(s) over {len(table)} events, so the {k} folds cannot be filled "
-                              f"(fold {j} gets no usable events); use a key that differs from event to event: an event number, "
-                              "hash(...) of event values, or entry")
+                              f"(fold {j} gets no usable events); use a key that differs from event to event: "
+                              "an event number, hash(...) of event values, or entry")
         raise ConfigError(f"k = {k} folds for {len(table)} events ({distinct} distinct fold keys): fold {j} gets no "
                           "events to score or its model none of one class to train on; choose a smaller k (3 to 10 "
                           "is usual)")
