@@ -21,6 +21,7 @@ __all__ = [
     "NonFiniteFeatureError",
     "BundleError",
     "EmptyInputError",
+    "LeakError",
     "closest",
 ]
 
@@ -72,6 +73,10 @@ class BundleError(HepmlError, ValueError):
 
 class EmptyInputError(HepmlError, ValueError):
     pass
+
+
+class LeakError(ConfigError):
+    """Events a bundle trained on would be scored by a network that trained on them."""
 
 
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,16 +21,32 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from hepml.bundle import INTEGRITY, digest, file_hash, load_calibrator, load_keras_models, load_spec, read_info
-from hepml.errors import BundleError, ConfigError, HepmlError, MissingBranchError, closest
+from hepml.bundle import (
+    INTEGRITY,
+    bundle_file,
+    digest,
+    file_hash,
+    load_calibrator,
+    load_keras_models,
+    load_spec,
+    read_info,
+)
+from hepml.errors import BundleError, ConfigError, HepmlError, LeakError, MissingBranchError, closest
 from hepml.expr import parse
+from hepml.features.fingerprint import Fingerprint, allowed_matches
 from hepml.io.inplace import add_branches_in_place
 from hepml.io.outputs import check_outputs
-from hepml.io.read import Source, file_uuid, iterate, open_tree, resolve_sources
+from hepml.io.read import Source, event_mask, file_uuid, iterate, open_tree, resolve_sources
 from hepml.io.write import DEFAULT_EVENT_ID, write_friend
 from hepml.split import fold_of
 
-__all__ = ["Scorer", "score_files", "dask_scores"]
+__all__ = ["Scorer", "score_files", "dask_scores", "LeakWarning", "LEAK_MODES"]
+
+LEAK_MODES = ("refuse", "report")
+
+
+class LeakWarning(UserWarning):
+    """Training events were scored by networks that saw them, and ``leaks="report"`` let it pass."""
 
 _CACHE: dict[tuple[str, str], Scorer] = {}
 _CACHE_LOCK = threading.Lock()
@@ -54,6 +71,8 @@ class Scorer:
         self.models = (
             load_keras_models(path, self.info) if backend == "keras" else _onnx_sessions(Path(path), self.info)
         )
+        record = self.info.get("fingerprint", {})
+        self.fingerprint = Fingerprint.load(bundle_file(path, self.info, record["file"])) if "file" in record else None
         self._lock = threading.Lock()
 
     @classmethod
@@ -112,14 +131,24 @@ class Scorer:
         return out
 
     def __call__(self, arrays: Any, *, where: str = "input", entries: np.ndarray | None = None,
-                 file: str | None = None, independent: bool = False) -> dict[str, np.ndarray]:
+                 file: str | None = None, independent: bool = False, leaks: str = "refuse") -> dict[str, np.ndarray]:
         """Score one block of events: ``{'score': calibrated, 'score_raw': network output}``.
 
         Each event is scored by the fold network that never trained on it, found from the fold key;
         events without the fold key are refused, unless ``independent=True`` says they were never
-        used in training (real data): then the fold networks are averaged.  ``entries`` (their
-        entry numbers in ``file``) make error messages point at the right event and serve
-        ``fold_key: entry``."""
+        used in training (real data): then the fold networks are averaged.  Either way, events the
+        bundle trained on are recognised by content (:mod:`hepml.features.fingerprint`): scoring them
+        with a network that saw them is refused, or with ``leaks="report"`` only warned about.
+        ``entries`` (their entry numbers in ``file``) make error messages point at the right event
+        and serve ``fold_key: entry``."""
+        scores, found = self._score(arrays, where=where, entries=entries, file=file, independent=independent)
+        self.judge_leaks(found, len(scores["score"]), where=where, independent=independent, leaks=leaks)
+        return scores
+
+    def _score(self, arrays: Any, *, where: str, entries: np.ndarray | None, file: str | None,
+               independent: bool) -> tuple[dict[str, np.ndarray], int]:
+        """The scores of one block, and how many of its events are training events scored by a
+        network that saw them (0 without a fingerprint)."""
         arrays = _flatten_collections(_as_array(arrays), self.branches)
         fields = set(arrays.fields)
         missing = [b for b in self.spec.feature_branches() if b not in fields]
@@ -136,17 +165,38 @@ class Scorer:
                 "with networks that saw them); if these events were never used in training, say so: independent=True"
                 " (hepml score --independent)"
             )
-        raw = self.predict_raw(self.features(arrays, where=where, entries=entries), events)
+        X = self.features(arrays, where=where, entries=entries)
+        raw = self.predict_raw(X, events)
+        folds = None if events is None else fold_of(events, len(self.models), self.info["seed"])
+        found = self.fingerprint.leaks(X, folds) if self.fingerprint is not None else 0
         return {
             "score": np.clip(self.calibrator.predict(raw), 0.0, 1.0).astype(np.float32),
             "score_raw": raw.astype(np.float32),
-        }
+        }, found
+
+    def judge_leaks(self, found: int, scored: int, *, where: str, independent: bool, leaks: str) -> None:
+        """Refuse (``leaks="refuse"``) or warn about (``"report"``) more training events among
+        ``scored`` than chance matches explain (:func:`~hepml.features.fingerprint.allowed_matches`)."""
+        if leaks not in LEAK_MODES:
+            raise ConfigError(f"leaks={leaks!r}: choose {' or '.join(LEAK_MODES)}")
+        if self.fingerprint is None or found <= allowed_matches(self.fingerprint, scored):
+            return
+        why = ("these events are declared independent, so every fold network scores them" if independent else
+               "their fold key no longer gives the fold they had in training (a fold-key input, the file name under "
+               "fold_key: entry, or the key itself changed)")
+        message = (f"{where}: {found} of {scored} events are events bundle {self.path} trained on (recognised by "
+                   f"their features) and would be scored by a network that trained on them: {why}")
+        if leaks == "report":
+            warnings.warn(f"{message}; scored anyway (leaks=report)", LeakWarning, stacklevel=3)
+            return
+        raise LeakError(f"{message}; score the training files as they were written, without --independent, or "
+                        "pass --leaks report to score them anyway and say so")
 
     score = __call__
 
     def iter_scores(self, source: Source, *, prefix: str = "", step_size: int | str = "100 MB",
                     event_id: Iterable[str] | None = None, independent: bool = False,
-                    fail_score: float = float("nan")) -> Iterator[dict[str, Any]]:
+                    fail_score: float = float("nan"), leaks: str = "refuse") -> Iterator[dict[str, Any]]:
         """Columns for the friend tree, chunk by chunk: scores, cut flag and event identifiers.
 
         Events failing the spec's cut get ``fail_score`` (NaN by default: no number computed from
@@ -159,27 +209,42 @@ class Scorer:
         cut = parse(self.spec.cut, "cut") if self.spec.cut else None
         if cut:
             reads = list(dict.fromkeys(reads + sorted(cut.names - set(self.spec.defines))))
+        found = scored = 0
         for chunk in iterate(source, reads, step_size=step_size):
-            scores = self(chunk.arrays, where=str(chunk.source), entries=chunk.entries, file=chunk.source.path,
-                          independent=independent)
+            n = len(chunk.arrays)
+            passed = np.ones(n, bool) if cut is None else event_mask(cut.evaluate(chunk.arrays), n, cut.text,
+                                                                       str(chunk.source))
+            # only what feature building computed (the events passing the cut) is computed here: an
+            # event failing the cut cannot stop scoring after the training succeeded on the others
+            scores = {k: np.full(n, np.float32(fail_score)) for k in ("score", "score_raw")}
+            if passed.any():
+                arrays = chunk.arrays if passed.all() else chunk.arrays[passed]
+                values, leaked = self._score(arrays, where=str(chunk.source), entries=chunk.entries[passed],
+                                             file=chunk.source.path, independent=independent)
+                found, scored = found + leaked, scored + int(passed.sum())
+                if leaks == "refuse":  # as soon as the file's count says so: its output is never finished
+                    self.judge_leaks(found, scored, where=str(source), independent=independent, leaks=leaks)
+                for key, value in values.items():
+                    scores[key][passed] = value
             if cut is not None:
-                passed = np.asarray(ak.to_numpy(ak.fill_none(cut.evaluate(chunk.arrays), False)), bool)
-                scores = {k: np.where(passed, v, np.float32(fail_score)) for k, v in scores.items()}
                 scores["pass_cut"] = passed
             columns: dict[str, Any] = {f"{prefix}{k}": v for k, v in scores.items()}
             for name in ids:
                 columns[name] = ak.to_numpy(chunk.arrays[name])
             yield columns
+        if leaks != "refuse":
+            self.judge_leaks(found, scored, where=str(source), independent=independent, leaks=leaks)
 
     def score_file(self, source: str | Source, output: str | os.PathLike[str] | None = None, *,
                    tree: str = "scores", prefix: str = "", step_size: int | str = "100 MB", in_place: bool = False,
                    event_id: Iterable[str] | None = None, independent: bool = False,
-                   fail_score: float = float("nan")) -> Path | None:
+                   fail_score: float = float("nan"), leaks: str = "refuse") -> Path | None:
         """Write the scores of one input file as a friend tree in ``output`` (or, opt-in, in place)."""
         (src,) = resolve_sources(source, self.spec.tree) if isinstance(source, str) else [source]
         if independent:
             self._check_independent(src)
-        options: dict[str, Any] = {"step_size": step_size, "independent": independent, "fail_score": fail_score}
+        options: dict[str, Any] = {"step_size": step_size, "independent": independent, "fail_score": fail_score,
+                                   "leaks": leaks}
         if in_place:  # the whole file's scores in memory: add_branches writes each branch in one go
             prefix = prefix or "hepml_"
             chunks = list(self.iter_scores(src, prefix=prefix, event_id=(), **options))
@@ -274,12 +339,13 @@ def _flatten_collections(arrays: ak.Array, branches: Iterable[str]) -> ak.Array:
     return ak.zip({**{f: arrays[f] for f in fields if f in set(branches)}, **extra}, depth_limit=1)
 
 
-def dask_scores(scorer: Scorer, array: Any, *, independent: bool = False) -> Any:
+def dask_scores(scorer: Scorer, array: Any, *, independent: bool = False, leaks: str = "refuse") -> Any:
     """Score a ``dask_awkward`` array partition by partition: a lazy array of records
     ``{score, score_raw}``.  The Scorer pickles by reference, so workers load the bundle once each."""
     import dask_awkward as dak
 
-    return dak.map_partitions(_PartitionScorer(scorer, independent), array, meta=_score_meta(), label="hepml-score")
+    return dak.map_partitions(_PartitionScorer(scorer, independent, leaks), array, meta=_score_meta(),
+                              label="hepml-score")
 
 
 def _score_meta() -> ak.Array:
@@ -294,9 +360,10 @@ class _PartitionScorer:
     column optimisation reads exactly those from the files.
     """
 
-    def __init__(self, scorer: Scorer, independent: bool = False) -> None:
+    def __init__(self, scorer: Scorer, independent: bool = False, leaks: str = "refuse") -> None:
         self.scorer = scorer
         self.independent = independent
+        self.leaks = leaks
 
     def __call__(self, partition: ak.Array) -> ak.Array:
         if ak.backend(partition) == "typetracer":
@@ -304,7 +371,7 @@ class _PartitionScorer:
                 if name in partition.fields:
                     ak.typetracer.touch_data(partition[name])
             return _score_meta()
-        return ak.Array(self.scorer(partition, independent=self.independent))
+        return ak.Array(self.scorer(partition, independent=self.independent, leaks=self.leaks))
 
 
 def _as_array(arrays: Any) -> ak.Array:
@@ -318,7 +385,7 @@ def _as_array(arrays: Any) -> ak.Array:
 
 def score_files(bundle: str | os.PathLike[str], inputs: list[str], outputs: list[str], *, tree: str = "scores",
                 prefix: str = "", step_size: int | str = "100 MB", in_place: bool = False, backend: str = "keras",
-                independent: bool = False, fail_score: float = float("nan")) -> list[str]:
+                independent: bool = False, fail_score: float = float("nan"), leaks: str = "refuse") -> list[str]:
     """Score each input file into its own friend-tree file (same entries, same order)."""
     if in_place and outputs:
         raise ConfigError("score: --in-place writes into the inputs themselves, --out to new files; give one of them")
@@ -330,6 +397,6 @@ def score_files(bundle: str | os.PathLike[str], inputs: list[str], outputs: list
     done = []
     for i, source in enumerate(inputs):
         scorer.score_file(source, None if in_place else outputs[i], tree=tree, prefix=prefix, step_size=step_size,
-                          in_place=in_place, independent=independent, fail_score=fail_score)
+                          in_place=in_place, independent=independent, fail_score=fail_score, leaks=leaks)
         done.append(source)
     return done

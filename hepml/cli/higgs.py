@@ -73,7 +73,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     score_files(args.bundle, args.inputs, args.out or [], tree=args.tree, prefix=args.prefix,
                 step_size=args.step_size, in_place=args.in_place, backend=args.backend,
-                independent=args.independent, fail_score=args.fail_score)
+                independent=args.independent, fail_score=args.fail_score, leaks=args.leaks)
     print(f"scored {len(args.inputs)} file(s) with {args.bundle}")
     return 0
 
@@ -154,6 +154,9 @@ def register(verb: AddVerb) -> None:
     p.add_argument("--independent", action="store_true",
                    help="the inputs were never used in training (data): average the fold networks instead of "
                         "picking each event's out-of-fold network by the fold key")
+    p.add_argument("--leaks", choices=["refuse", "report"], default="refuse",
+                   help="events the bundle trained on, recognised by their features, scored by a network that saw "
+                        "them: refuse (default) or report (warn, and score anyway)")
     p.add_argument("--fail-score", type=float, default=float("nan"),
                    help="score of events failing the spec's cut (default NaN; e.g. -1)")
 

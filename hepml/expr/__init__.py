@@ -30,7 +30,7 @@ from typing import Any
 import awkward as ak
 
 from hepml.errors import ExpressionError
-from hepml.expr.functions import FUNCTIONS, KEYWORDS, MAX_OBJECTS, power
+from hepml.expr.functions import FUNCTIONS, KEYWORDS, MAX_OBJECTS, LimitError, power
 
 __all__ = ["Expression", "FUNCTIONS", "parse", "MAX_LENGTH", "MAX_DEPTH", "MAX_OBJECTS"]
 
@@ -150,6 +150,8 @@ class Expression:
             raise
         except KeyError:
             raise
+        except LimitError as err:
+            raise self._fail(str(err)) from None
         except Exception as err:  # awkward / numpy errors: say which expression failed
             msg = " ".join(str(err).split())[:300]
             raise self._fail(f"evaluation failed ({type(err).__name__}: {msg})") from err

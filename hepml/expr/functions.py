@@ -29,7 +29,8 @@ Combinatorics (objects per event as a jagged list; empty lists give None -> the 
 =====================  ====================================================================
 ``pairs(x)``           every pair of objects, as the *sum* of the two (for four-vectors the
                        combined four-vector: ``mass(pairs(jets))`` are the dijet masses)
-``combinations(x, n)`` every n-combination, summed the same way (n from 2 to 5)
+``combinations(x, n)`` every n-combination, summed the same way (n from 2 to 5); at most
+                       :data:`MAX_COMBINATIONS` per chunk, counted before any is built
 ``argmin argmax``      position of the smallest / largest value per event, as a one-element
                        list, so ``x[argmin(y)]`` picks from ``x`` and ``[:, 0]`` unwraps it
 ``best(x, key)``       ``x[argmin(key)][:, 0]``: the object of ``x`` with the smallest key
@@ -55,10 +56,17 @@ import vector
 
 from hepml.split import event_hash
 
-__all__ = ["FUNCTIONS", "KEYWORDS", "MAX_OBJECTS", "power"]
+__all__ = ["FUNCTIONS", "KEYWORDS", "MAX_OBJECTS", "MAX_COMBINATIONS", "LimitError", "power"]
 
 MAX_OBJECTS = 1000
 MAX_COMBINATION = 5
+# combinations built by one pairs()/combinations() call on one chunk: about 1 GB of indices and sums
+# (the demo's W assignment needs 0.6 M for 200 000 events); past it, a smaller step_size helps
+MAX_COMBINATIONS = 20_000_000
+
+
+class LimitError(ValueError):
+    """An expression asked for more than a documented limit; the evaluator names the expression."""
 
 vector.register_awkward()
 
@@ -172,6 +180,12 @@ def _combinations(x: Any, n: int) -> ak.Array:
         raise ValueError(f"combinations(x, n) needs a whole number n from 2 to {MAX_COMBINATION}, got {n!r}")
     if not isinstance(x, ak.Array) or x.ndim < 2:
         raise ValueError("combinations() and pairs() take a list of objects per event (a jagged array)")
+    sizes, events = np.unique(ak.to_numpy(ak.num(x, axis=1)), return_counts=True)
+    count = sum(math.comb(int(size), int(n)) * int(m) for size, m in zip(sizes, events))
+    if count > MAX_COMBINATIONS:
+        raise LimitError(f"combinations of {int(n)} would build {count:,} combinations for {len(x):,} events (at most "
+                         f"{MAX_COMBINATIONS:,} per chunk): select fewer objects first (x[:, :6] or a mask), or read "
+                         "smaller chunks (--step-size)")
     groups = ak.combinations(x, int(n), axis=1)
     return functools.reduce(operator.add, (groups[str(i)] for i in range(int(n))))
 

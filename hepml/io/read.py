@@ -34,7 +34,7 @@ from hepml.errors import (
 from hepml.expr import parse
 
 __all__ = ["Source", "Chunk", "open_file", "list_trees", "resolve_sources", "open_tree", "iterate", "select_branches",
-           "num_entries", "parse_step_size", "file_uuid"]
+           "num_entries", "parse_step_size", "file_uuid", "event_mask"]
 
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple", "ROOT::Experimental::RNTuple")
 _REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -226,7 +226,7 @@ def select_branches(
     return list(dict.fromkeys(chosen))
 
 
-def _event_mask(value: Any, n: int, cut: str | None, where: str) -> np.ndarray:
+def event_mask(value: Any, n: int, cut: str | None, where: str) -> np.ndarray:
     """The cut as one boolean per event; a per-object cut is an error, not a silent object filter."""
     if isinstance(value, ak.Array) and value.ndim > 1:
         raise ConfigError(
@@ -297,7 +297,7 @@ def _iterate(sources: list[Source], branches: Sequence[str], filter_name: Sequen
                 stop = start + len(arrays)
                 entries = np.arange(start, stop)
                 if cut_expr is not None:
-                    mask = _event_mask(cut_expr.evaluate(arrays), len(arrays), cut, where)
+                    mask = event_mask(cut_expr.evaluate(arrays), len(arrays), cut, where)
                     if not mask.all():  # filtering copies every branch: skip it when all pass
                         arrays = arrays[mask]
                         entries = entries[mask]

@@ -14,6 +14,7 @@ import numpy as np
 from hepml.bundle import write_bundle, write_json
 from hepml.calibration import make_calibrator, parse_prior, prior_weights
 from hepml.errors import ConfigError, EmptyInputError
+from hepml.features.fingerprint import build_fingerprint
 from hepml.features.foldkey import FOLD_KEY, spec_fold_key
 from hepml.features.spec import FeatureTable
 from hepml.io.atomic import atomic_path, check_replaceable, scratch_dir
@@ -23,7 +24,9 @@ from hepml.models.registry import FittedFold, get_model, load_fit
 from hepml.settings import SEED, check_limits
 from hepml.split import CALIBRATION, TRAIN, VALIDATION, fold_of, role_of
 
-__all__ = ["train_kfold", "train_fold", "assemble_bundle", "fold_masks"]
+__all__ = ["train_kfold", "train_fold", "assemble_bundle", "fold_masks", "FINGERPRINT"]
+
+FINGERPRINT = "fingerprint.npz"  # the training events' fingerprint in a bundle (hepml.features.fingerprint)
 
 
 def fold_masks(events: np.ndarray, k: int, seed: int, fold: int, *, early_stopping: bool = True
@@ -189,6 +192,9 @@ def assemble_bundle(
                    "label": table.label, "weight": table.weight, "fold": folds.astype(np.int32),
                    "role": roles.astype(np.int32), **table.event_id}
         write_friend(folder / "oof.root", [columns], tree="oof", expected_entries=len(table))
+        fingerprint, why = build_fingerprint(table.X, folds)
+        if fingerprint is not None:
+            fingerprint.save(folder / FINGERPRINT)
         scores_files = get_model(model).scores_files
         config = dict(model_config or {})
         return write_bundle(
@@ -197,6 +203,7 @@ def assemble_bundle(
             fold_key=_recorded_key(fold_key, spec_config), calibration_prior=parse_prior(prior),
             settings={"model": model, "model_config": config, "calibration": calibration, "k": k,
                       "trained_with": folds_info["trained_with"]},
+            fingerprint=fingerprint.describe(FINGERPRINT) if fingerprint is not None else {"off": why},
             losses=folds_info["losses"], inputs=list(inputs or []), spec_config=spec_config or {},
             calibrator=calibrator, history=folds_info["history"], training_data=dict(training_data or {}))
 
