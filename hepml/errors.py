@@ -22,6 +22,7 @@ __all__ = [
     "BundleError",
     "EmptyInputError",
     "LeakError",
+    "UnreachableFileError",
     "closest",
 ]
 
@@ -43,6 +44,10 @@ class NotROOTFileError(HepmlError, ValueError):
 
 class CorruptFileError(HepmlError, OSError):
     pass
+
+
+class UnreachableFileError(HepmlError, ConnectionError):
+    """A remote file whose server could not be reached: the file itself may be fine."""
 
 
 class MissingTreeError(HepmlError, KeyError):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,22 +30,16 @@ from hepml.bundle import (
     load_spec,
     read_info,
 )
-from hepml.errors import BundleError, ConfigError, HepmlError, LeakError, MissingBranchError, closest
+from hepml.errors import BundleError, ConfigError, HepmlError, MissingBranchError, closest
 from hepml.expr import parse
-from hepml.features.fingerprint import Fingerprint, allowed_matches
+from hepml.features.fingerprint import Fingerprint, LeakWarning, judge_leaks
 from hepml.io.inplace import add_branches_in_place
 from hepml.io.outputs import check_outputs
 from hepml.io.read import Source, event_mask, file_uuid, iterate, open_tree, resolve_sources
 from hepml.io.write import DEFAULT_EVENT_ID, write_friend
 from hepml.split import fold_of
 
-__all__ = ["Scorer", "score_files", "dask_scores", "LeakWarning", "LEAK_MODES"]
-
-LEAK_MODES = ("refuse", "report")
-
-
-class LeakWarning(UserWarning):
-    """Training events were scored by networks that saw them, and ``leaks="report"`` let it pass."""
+__all__ = ["Scorer", "score_files", "dask_scores", "LeakWarning"]
 
 _CACHE: dict[tuple[str, str], Scorer] = {}
 _CACHE_LOCK = threading.Lock()
@@ -176,23 +169,10 @@ class Scorer:
 
     def judge_leaks(self, found: int, scored: int, *, where: str, independent: bool, leaks: str) -> None:
         """Refuse (``leaks="refuse"``) or warn about (``"report"``) more training events among
-        ``scored`` than chance matches explain (:func:`~hepml.features.fingerprint.allowed_matches`)."""
-        if leaks not in LEAK_MODES:
-            raise ConfigError(f"leaks={leaks!r}: choose {' or '.join(LEAK_MODES)}")
-        if self.fingerprint is None or found <= allowed_matches(self.fingerprint, scored):
-            return
-        why = ("these events are declared independent, so every fold network scores them" if independent else
-               "their fold key no longer gives the fold they had in training (a fold-key input, the file name under "
-               "fold_key: entry, or the key itself changed)")
-        message = (f"{where}: {found} of {scored} events are events bundle {self.path} trained on (recognised by "
-                   f"their features) and would be scored by a network that trained on them: {why}")
-        if leaks == "report":
-            warnings.warn(f"{message}; scored anyway (leaks=report)", LeakWarning, stacklevel=3)
-            return
-        raise LeakError(f"{message}; score the training files as they were written, without --independent, or "
-                        "pass --leaks report to score them anyway and say so")
-
-    score = __call__
+        ``scored`` than chance matches explain (:func:`~hepml.features.fingerprint.judge_leaks`)."""
+        if self.fingerprint is not None:
+            judge_leaks(self.fingerprint, found, scored, where=f"{where}: bundle {self.path}",
+                        independent=independent, leaks=leaks)
 
     def iter_scores(self, source: Source, *, prefix: str = "", step_size: int | str = "100 MB",
                     event_id: Iterable[str] | None = None, independent: bool = False,

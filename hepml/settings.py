@@ -9,6 +9,7 @@ its values, in JSON-schema words (``minimum``, ``exclusiveMinimum``, ``maximum``
 
 from __future__ import annotations
 
+import json
 from dataclasses import MISSING, asdict, fields
 from typing import Any, ClassVar, TypeVar
 
@@ -36,6 +37,9 @@ def check_limits(value: Any, limits: dict[str, Any], key: str) -> None:
     for word, bound in limits.items():
         if word in tests and not tests[word][0](value, bound):
             raise ConfigError(f"{key}: {value!r} is out of range; it must be {tests[word][1]} {bound}")
+
+
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text", tuple: "a list"}
 
 
 def _type_ok(value: Any, default: Any) -> bool:
@@ -69,8 +73,8 @@ class Settings:
         for key, value in (values or {}).items():
             default = known[key].default
             if default is not MISSING and default is not None and not _type_ok(value, default):
-                raise ConfigError(f"{cls.what}.{key}: {value!r} is not a {type(default).__name__} "
-                                  f"(e.g. {default!r}); write it without quotes or conversion")
+                raise ConfigError(f"{cls.what}.{key}: {value!r} is not {_KINDS.get(type(default), 'valid')} "
+                                  f"(e.g. {json.dumps(default)}); write it without quotes or conversion")
             check_limits(value, cls.limits.get(key, {}), f"{cls.what}.{key}")
             converted[key] = tuple(value) if isinstance(default, tuple) else value
         return cls(**converted)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +90,42 @@ def leftovers(folder: Path) -> list[str]:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+def hepml(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``hepml ARGS`` in a fresh process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "hepml.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def one_line_error(out: subprocess.CompletedProcess[str], *fragments: str, status: int = 1) -> str:
+    """The refusal: exit ``status``, one ``hepml ...`` line on stderr holding every fragment, no traceback."""
+    assert out.returncode == status, out.stdout + out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.startswith("hepml ")]
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def copy(src: str | Path, dst: Path) -> Path:
+    shutil.copyfile(src, dst)
+    return dst
+
+
+def rehash(folder: Path) -> Path:
+    """Recompute ``folder/bundle.json``'s integrity record for its present files and keys."""
+    import json
+
+    from hepml.bundle import fields_digest, file_hash
+
+    info = json.loads((folder / "bundle.json").read_text())
+    info.pop("integrity", None)
+    files = sorted(p.name for p in folder.iterdir() if p.is_file() and p.name != "bundle.json"
+                   and not p.name.startswith("."))
+    info["integrity"] = {"files": {n: file_hash(folder / n) for n in files}, "keys": fields_digest(info)}
+    (folder / "bundle.json").write_text(json.dumps(info))
+    return folder

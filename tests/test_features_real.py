@@ -127,7 +127,7 @@ def test_spec_errors_name_the_key(tmp_path: Path) -> None:
         FeatureSpec({"features": {"x": "a"}, "groups": {"g": ["y"]}})
     bad = tmp_path / "bad.yaml"
     bad.write_text("features: [unclosed\n")
-    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match="bad.yaml: not a valid feature spec at line"):
         FeatureSpec.from_yaml(bad)
 
 

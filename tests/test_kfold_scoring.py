@@ -15,7 +15,7 @@ from hepml.bundle import read_info
 from hepml.errors import BundleError, ConfigError, MissingBranchError
 from hepml.features import FeatureSpec, FeatureTable
 from hepml.features.files import read_features
-from hepml.scoring import Scorer, score_files
+from hepml.scoring import LeakWarning, Scorer, score_files
 from hepml.split import CALIBRATION, TRAIN, VALIDATION, fold_of, role_of
 from hepml.training import kfold
 
@@ -115,14 +115,17 @@ def test_scorer_on_arrays_threads_and_pickle(dnn_bundle: Path, higgs_files: dict
     mapping = {b: arrays[b] for b in scorer.branches if b != "event"}
     with pytest.raises(ConfigError, match=r"no fold key \('event'\).*independent=True"):
         scorer(mapping)
-    averaged = scorer(mapping, independent=True)
+    with pytest.warns(LeakWarning):  # training events, averaged anyway: the leak check reports them
+        averaged = scorer(mapping, independent=True, leaks="report")
     X = scorer.features(mapping)
     from hepml.models.dense import predict
 
     np.testing.assert_allclose(averaged["score_raw"], np.mean([predict(m, X) for m in scorer.models], axis=0),
                                rtol=1e-6)
     # independent data that happen to carry event numbers are averaged too
-    np.testing.assert_array_equal(scorer(arrays, independent=True)["score_raw"], averaged["score_raw"])
+    with pytest.warns(LeakWarning):
+        np.testing.assert_array_equal(scorer(arrays, independent=True, leaks="report")["score_raw"],
+                                      averaged["score_raw"])
 
 
 def test_scorer_missing_branch_is_named(dnn_bundle: Path, higgs_files: dict[str, Path], tmp_path: Path) -> None:
@@ -233,8 +236,11 @@ def test_files_without_the_fold_key_need_independent(dnn_bundle: Path, higgs_fil
     refused = subprocess.run(cli, capture_output=True, text=True)
     assert refused.returncode == 1 and "no fold key ('event')" in refused.stderr and "--independent" in refused.stderr
     assert not out.exists() or leftovers(out) == []
-    allowed = subprocess.run([*cli, "--independent"], capture_output=True, text=True)
-    assert allowed.returncode == 0, allowed.stderr
+    # these are training events without their key: the leak check sees it; --leaks report scores them anyway
+    leak = subprocess.run([*cli, "--independent"], capture_output=True, text=True)
+    assert leak.returncode == 1 and "300 of 300 events are events this bundle trained on" in leak.stderr
+    allowed = subprocess.run([*cli, "--independent", "--leaks", "report"], capture_output=True, text=True)
+    assert allowed.returncode == 0 and "LeakWarning" in allowed.stderr, allowed.stderr
     assert uproot.open(out / "s.root")["scores"].num_entries == 300
 
 

@@ -71,7 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hepml.progress import quiet
 
         with labelled(ExperimentLabel.from_dict(args.plot_label)), quiet(args.quiet):
-            return int(args.func(args))
+            status = int(args.func(args))
+            sys.stdout.flush()  # inside the try: a reader gone away is seen here, not at exit
+            return status
+    except BrokenPipeError:  # the reader went away (hepml inspect | head): stop quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command stopped by a closed pipe
     except Exception as err:
         from hepml.errors import HepmlError
 

@@ -21,6 +21,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         for problem in basket_problems(path, deep=args.deep):
             print(f"hepml inspect: warning: {problem}", file=sys.stderr)
             damaged += 1
+    if not args.deep:
+        print("hepml inspect: note: checked that every basket lies inside the file and starts with a basket header; "
+              "damage inside a basket shows only with --deep (decompresses every basket)", file=sys.stderr)
     return 3 if damaged else 0
 
 

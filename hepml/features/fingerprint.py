@@ -23,14 +23,19 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from hepml.errors import ConfigError, LeakError
 from hepml.split import event_hash
 
-__all__ = ["Fingerprint", "event_hashes", "build_fingerprint", "allowed_matches", "AMBIGUOUS", "BITS"]
+__all__ = ["Fingerprint", "event_hashes", "build_fingerprint", "allowed_matches", "judge_leaks", "LeakWarning",
+           "LEAK_MODES", "AMBIGUOUS", "BITS"]
+
+LEAK_MODES = ("refuse", "report")
 
 AMBIGUOUS = 255  # the fold of a hash two training events share: any fold may score it
 BITS = (14, 18, 23)  # mantissa bits kept, coarsest first (23: every bit of a float32)
@@ -140,3 +145,27 @@ def allowed_matches(fingerprint: Fingerprint, scored: int) -> int:
     """How many leak matches ``scored`` unseen events may show by chance before scoring refuses:
     five times the bound on chance matches, and never fewer than 2."""
     return max(2, math.ceil(5 * fingerprint.false_rate() * scored))
+
+
+class LeakWarning(UserWarning):
+    """Training events were scored by networks that saw them, and ``leaks="report"`` let it pass."""
+
+
+def judge_leaks(fingerprint: Fingerprint, found: int, scored: int, *, where: str, independent: bool,
+                leaks: str = "refuse") -> None:
+    """Refuse (``leaks="refuse"``) or warn about (``"report"``) ``found`` leak matches among ``scored``
+    events when they are more than chance explains (:func:`allowed_matches`)."""
+    if leaks not in LEAK_MODES:
+        raise ConfigError(f"leaks={leaks!r}: choose {' or '.join(LEAK_MODES)}")
+    if found <= allowed_matches(fingerprint, scored):
+        return
+    why = ("these events are declared independent, so every fold network scores them" if independent else
+           "their fold key no longer gives the fold they had in training (a fold-key input, the file name under "
+           "fold_key: entry, or the key itself changed)")
+    message = (f"{where}: {found} of {scored} events are events this bundle trained on (recognised by their "
+               f"features) and would be scored by a network that trained on them: {why}")
+    if leaks == "report":
+        warnings.warn(f"{message}; scored anyway (leaks=report)", LeakWarning, stacklevel=4)
+        return
+    raise LeakError(f"{message}; score the training files as they were written, without --independent, or pass "
+                    "--leaks report to score them anyway and say so")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,9 @@ def add_branches_in_place(source: Source, columns: Mapping[str, Any]) -> None:
             raise HepmlError(f"{where}: branch {key!r} has {len(values)} entries, the tree has {n}")
     real = Path(os.path.realpath(source.path))
     status = real.stat()
+    if not status.st_mode & 0o222 or not os.access(real, os.W_OK):
+        raise HepmlError(f"{where}: the file is read-only (mode {stat.filemode(status.st_mode)}): its owner protected "
+                         f"it; {_FRIEND_HINT}, or make it writable (chmod u+w) if you mean to change it")
     with atomic_path(real) as tmp:
         shutil.copyfile(real, tmp)
         try:

@@ -29,6 +29,7 @@ from hepml.errors import (
     MissingFileError,
     MissingTreeError,
     NotROOTFileError,
+    UnreachableFileError,
     closest,
 )
 from hepml.expr import parse
@@ -141,22 +142,34 @@ def open_file(source: Source) -> Any:
         )
     try:
         return uproot.open(source.path)
-    except PermissionError:
-        raise CorruptFileError(
-            f"{source.path}: permission denied; make the file readable (chmod +r) or copy it"
-        ) from None
-    except FileNotFoundError:
-        raise MissingFileError(f"{source.path}: no such file; check the path") from None
-    except ValueError as err:
-        if "not a ROOT file" in str(err):
-            raise NotROOTFileError(
-                f"{source.path}: not a ROOT file (it does not start with 'root'); pass a .root ntuple"
-            ) from None
-        raise CorruptFileError(f"{source.path}: cannot be opened ({_short(err)}); the file may be corrupt") from None
     except _CORRUPTION as err:
-        raise CorruptFileError(
-            f"{source.path}: cannot be opened ({_short(err)}); the file is truncated or corrupt, copy it again"
-        ) from None
+        raise _open_error(source, err) from None
+
+
+def _open_error(source: Source, err: BaseException) -> HepmlError:
+    """The one-line error for a file uproot cannot open: unreachable, unreadable, missing, not ROOT
+    or damaged, each with its own remedy."""
+    if source.remote and _unreachable(err):
+        return UnreachableFileError(f"{source.path}: cannot reach the server ({_short(err)}); check the address, the "
+                                    "network and your credentials (a grid proxy for root://), or copy the file here")
+    if isinstance(err, PermissionError):
+        return CorruptFileError(f"{source.path}: permission denied; make the file readable (chmod +r) or copy it")
+    if isinstance(err, FileNotFoundError):
+        return MissingFileError(f"{source.path}: no such file; check the path")
+    if isinstance(err, ValueError) and "not a ROOT file" in str(err):
+        return NotROOTFileError(f"{source.path}: not a ROOT file (it does not start with 'root'); pass a .root ntuple")
+    if isinstance(err, ValueError):
+        return CorruptFileError(f"{source.path}: cannot be opened ({_short(err)}); the file may be corrupt")
+    return CorruptFileError(f"{source.path}: cannot be opened ({_short(err)}); the file is truncated or corrupt, "
+                            "copy it again")
+
+
+def _unreachable(err: BaseException) -> bool:
+    """A connection that failed (refused, timed out, no route, name unknown), not a damaged file."""
+    if isinstance(err, (ConnectionError, TimeoutError)):
+        return True
+    names = " ".join(c.__name__ for c in type(err).__mro__)
+    return "Connect" in names or "Timeout" in names or "gaierror" in names
 
 
 def _short(err: BaseException) -> str:

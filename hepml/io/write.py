@@ -8,6 +8,7 @@ value per event; jagged ones (one per object or pixel) are written with a counte
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,13 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from hepml.errors import CorruptFileError
+from hepml.errors import ConfigError, CorruptFileError
 from hepml.io.atomic import atomic_path
 
 __all__ = ["write_friend", "as_writable", "DEFAULT_EVENT_ID"]
 
 DEFAULT_EVENT_ID = ("run", "luminosityBlock", "event")
+_TREE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.+-]*")
 Columns = Mapping[str, Any]
 
 
@@ -43,6 +45,9 @@ def write_friend(
     """
     from hepml.progress import bar
 
+    if not _TREE_NAME.fullmatch(tree):
+        raise ConfigError(f"{path}: tree name {tree!r} is not a name ROOT can look up; give letters, digits and _ "
+                          "(e.g. scores)")
     path = Path(path)
     written = 0
     with atomic_path(path) as tmp, bar(progress, expected_entries) as shown:
