@@ -112,6 +112,8 @@ def test_out_naming_an_existing_folder_is_refused(higgs_features: list[Path], tm
 
 def test_out_in_the_working_directory_or_of_another_kind_is_refused(higgs_features: list[Path],
                                                                     tmp_path: Path) -> None:
+    from hepml.training.kfold import train_fold
+
     inputs = [copy(f, tmp_path / f.name) for f in higgs_features]
     inside = tmp_path / "inside"
     inside.mkdir()
@@ -121,25 +123,25 @@ def test_out_in_the_working_directory_or_of_another_kind_is_refused(higgs_featur
     one_line_error(hepml("train", *map(str, inputs), *base, "--out", ".", cwd=inside), "--out .",
                    "is the working directory or a parent of it")
     # a previous fold output is no bundle: refused, and kept
-    fold = tmp_path / "fold0"
-    assert hepml("train-fold", *map(str, inputs), *base, "--fold", "0", "--out", str(fold)).returncode == 0
+    spec = FeatureSpec.from_yaml(SPEC)
+    table = read_features(inputs, spec.groups["all"], spec.event_id)
+    fold = train_fold(table, tmp_path / "fold0", fold=0, model_config=TINY)
     kept = hashes(fold)
     one_line_error(hepml("train", *map(str, inputs), *base, "--out", str(fold)), "is a hepml fold output, not a bundle")
     assert hashes(fold) == kept
     # its own kind is replaced: the rerun of a job
-    rerun = hepml("train-fold", *map(str, inputs), *base, "--fold", "0", "--out", str(fold))
-    assert rerun.returncode == 0, rerun.stderr
+    train_fold(table, fold, fold=0, model_config=TINY)
     assert (fold / "fold.json").exists() and (inside / "mine.txt").read_text() == "x"
+    assert sorted(leftovers(tmp_path)) == sorted(["fold0", "inside", *(f.name for f in inputs)])
 
 
 def test_calibrate_on_the_parent_of_its_folds_is_refused(higgs_features: list[Path], tmp_path: Path) -> None:
-    base = ["--spec", str(SPEC), "--model-config", json.dumps(TINY)]
     folds = [tmp_path / "folds" / f"fold{j}" for j in range(3)]
-    for j, fold in enumerate(folds):
-        out = hepml("train-fold", *map(str, higgs_features), *base, "--fold", str(j), "--out", str(fold))
-        assert out.returncode == 0, out.stderr
+    for fold in folds:
+        fold.mkdir(parents=True)
+        (fold / "fold.json").write_text("{}")
     before = hashes(tmp_path)
-    out = hepml("calibrate", *map(str, higgs_features), *base, "--folds", *map(str, folds),
+    out = hepml("calibrate", *map(str, higgs_features), "--spec", str(SPEC), "--folds", *map(str, folds),
                 "--out", str(tmp_path / "folds"))
     one_line_error(out, "this folder holds the input file", "fold0")
     assert hashes(tmp_path) == before
@@ -295,11 +297,18 @@ def test_a_key_written_twice_in_the_workflow_config_fails_the_dry_run(tmp_path: 
     ({"units": 12.7}, "dnn.units: 12.7 is not a whole number (e.g. 128)"),
     ({"dropuot": 0.2}, "unknown setting 'dropuot' (closest: dropout"),
 ])
-def test_settings_out_of_range_are_refused_before_training(higgs_features: list[Path], tmp_path: Path,
-                                                           settings: dict, fragment: str) -> None:
+def test_settings_out_of_range_are_refused(settings: dict, fragment: str) -> None:
+    from hepml.models.dense import DenseConfig
+
+    with pytest.raises(ConfigError) as err:
+        DenseConfig.from_dict(settings)
+    assert fragment in str(err.value)
+
+
+def test_settings_are_checked_before_training(higgs_features: list[Path], tmp_path: Path) -> None:
     out = hepml("train-fold", *map(str, higgs_features), "--spec", str(SPEC), "--fold", "0",
-                "--model-config", json.dumps(settings), "--out", str(tmp_path / "fold0"))
-    one_line_error(out, fragment)
+                "--model-config", json.dumps({"epochs": 0}), "--out", str(tmp_path / "fold0"))
+    one_line_error(out, "dnn.epochs: 0 is out of range")
     assert leftovers(tmp_path) == []
 
 
