@@ -160,7 +160,8 @@ class Scorer:
             )
         X = self.features(arrays, where=where, entries=entries)
         raw = self.predict_raw(X, events)
-        folds = None if events is None else fold_of(events, len(self.models), self.info["seed"])
+        folds = None if events is None or len(self.models) == 1 else fold_of(events, len(self.models),
+                                                                               self.info["seed"])
         found = self.fingerprint.leaks(X, folds) if self.fingerprint is not None else 0
         return {
             "score": np.clip(self.calibrator.predict(raw), 0.0, 1.0).astype(np.float32),

@@ -79,5 +79,11 @@ class Settings:
             converted[key] = tuple(value) if isinstance(default, tuple) else value
         return cls(**converted)
 
+    def __post_init__(self) -> None:
+        """Ranges hold however the settings are made (types are checked where they come from text:
+        :meth:`from_dict`)."""
+        for key, limits in self.limits.items():
+            check_limits(getattr(self, key), limits, f"{self.what}.{key}")
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]

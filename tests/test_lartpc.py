@@ -139,7 +139,7 @@ def test_cross_entropy_dice_against_a_hand_computation() -> None:
     expected = cross_entropy + 0.5 * (2 - dice_cosmic - dice_neutrino) / 2
     assert float(CrossEntropyDice(0.5)(truth, p, w)) == pytest.approx(expected, rel=1e-5)
     assert float(CrossEntropyDice(0.0)(truth, p)) == pytest.approx(np.mean(-np.log([0.7, 0.8, 0.6, 0.4])), rel=1e-5)
-    with pytest.raises(ValueError, match="uresnet.dice: -1.0 must be >= 0"):
+    with pytest.raises(ValueError, match="uresnet.dice: -1.0 is out of range; it must be >= 0"):
         from hepml.models.uresnet import UResNetConfig
 
         UResNetConfig(dice=-1.0)
@@ -344,7 +344,7 @@ def test_dann_training_refuses_the_plain_training_levers(segmenter: tuple[Path, 
     assert not (tmp_path / "b").exists()
     with pytest.raises(ConfigError, match="uresnet.mirrors: the images have 2 planes"):
         train_segmentation([str(events)], tmp_path / "b", shape=(2, 32, 32), model_config={"mirrors": True})
-    with pytest.raises(ValueError, match="uresnet.schedule: 'linear'; choose constant or cosine"):
+    with pytest.raises(ValueError, match="uresnet.schedule: 'linear' is not one of constant, cosine"):
         train_segmentation([str(events)], tmp_path / "b", shape=SHAPE, model_config={"schedule": "linear"})
     assert not (tmp_path / "b").exists()
 

@@ -57,7 +57,8 @@ def test_lint_and_dry_run_of_the_default_config(tmp_path: Path) -> None:
     assert out.returncode != 0 and "less than the minimum of 2" in out.stdout + out.stderr
     bad.write_text(yaml.safe_dump({"higgs": {"samples": "missing.tsv"}}))
     out = _snakemake(work, "-n", "--configfile", str(bad))
-    assert out.returncode != 0 and "higgs.samples: sample sheet missing.tsv not found" in out.stdout + out.stderr
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and "config higgs.samples: hepml samples: error: missing.tsv: sample sheet not" in text
     shifts = [{"name": "jes", "detector": {}}, {"name": "jes", "detector": {"jet_energy_scale": 0.9}}]
     bad.write_text(yaml.safe_dump({"dann": {"higgs": {"events_per_class": 100, "featureset": "all",
                                                       "shifts": shifts}}}))

@@ -36,7 +36,7 @@ __all__ = ["GradientReversal", "DannConfig", "DannSchedule", "lambda_schedule", 
 
 @keras.saving.register_keras_serializable(package="hepml")
 class GradientReversal(keras.layers.Layer):
-    """Identity forward; multiplies the incoming gradient by -lambda backward."""
+    """Identity forward; multiplies the incoming gradient by -lambda backward (on every Keras backend)."""
 
     def __init__(self, lambda_: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -44,16 +44,11 @@ class GradientReversal(keras.layers.Layer):
                                        trainable=False, name="lambda")
 
     def call(self, x: Any) -> Any:
-        strength = tf.cast(self.lambda_, x.dtype)
-
-        @tf.custom_gradient
-        def reverse(value: Any) -> Any:
-            def grad(upstream: Any) -> Any:
-                return -strength * upstream
-
-            return tf.identity(value), grad
-
-        return reverse(x)
+        # backend-neutral: forward, the two stopped terms cancel exactly (x - x is 0) and leave x;
+        # backward, only -lambda * x carries a gradient
+        strength = keras.ops.cast(self.lambda_, x.dtype)
+        held = keras.ops.stop_gradient(x)
+        return held - strength * (x - held)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return input_shape

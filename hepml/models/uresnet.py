@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from hepml.errors import ConfigError
 from hepml.models import backend
 from hepml.models.progress import EpochProgress
 from hepml.settings import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Settings
@@ -153,12 +154,9 @@ class UResNetConfig(Settings):
     dice: float = 0.0  # weight of a soft-Dice term on the cosmic and neutrino classes (CrossEntropyDice)
 
     def __post_init__(self) -> None:
-        if self.schedule not in ("constant", "cosine"):
-            raise ValueError(f"uresnet.schedule: {self.schedule!r}; choose constant or cosine")
-        if self.dice < 0:
-            raise ValueError(f"uresnet.dice: {self.dice} must be >= 0 (0: weighted cross-entropy alone)")
+        super().__post_init__()
         if self.crop and self.crop % 2**self.depth:
-            raise ValueError(f"uresnet.crop: {self.crop} must be divisible by 2^depth = {2**self.depth}")
+            raise ConfigError(f"uresnet.crop: {self.crop} must be divisible by 2^depth = {2**self.depth}")
 
 
 def _residual(x: Any, filters: int, name: str) -> Any:

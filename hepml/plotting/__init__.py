@@ -35,6 +35,7 @@ class ExperimentLabel(Settings):
     lumi: str = ""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.experiment not in EXPERIMENTS:
             raise ValueError(f"plots.experiment: {self.experiment!r}; choose one of {', '.join(EXPERIMENTS)}")
 

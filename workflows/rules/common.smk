@@ -23,7 +23,10 @@ validate(config, "../schemas/config.schema.yaml")
 def read_sample_sheet(path):
     """{sample: {files, tree, label, weight, shared}} from a TSV sample sheet, checked by
     `hepml samples` (unique, path-safe names; labels 0 or 1; no file twice; globs expanded)."""
-    return json.loads(hepml_check("samples", path))
+    try:
+        return json.loads(hepml_check("samples", path))
+    except ValueError as err:
+        raise ValueError(f"config higgs.samples: {err}") from None
 
 
 def as_json_arg(value):
