@@ -63,7 +63,8 @@ BUNDLE_FILE = "bundle.json"
 FORMAT_VERSION = 1
 SCHEMA = f"schemas/bundle.v{FORMAT_VERSION}.schema.json"
 INTEGRITY = "integrity"
-_PACKAGES = ("hepml", "numpy", "awkward", "uproot", "vector", "tensorflow", "keras", "scikit-learn", "xgboost")
+_PACKAGES = ("hepml", "numpy", "awkward", "uproot", "vector", "tensorflow", "jax", "torch", "keras", "scikit-learn",
+             "xgboost")
 
 
 def file_hash(path: str | os.PathLike[str], *, algorithm: str = "sha256") -> str:
@@ -88,6 +89,8 @@ def provenance(config: dict[str, Any], inputs: list[str], seed: int) -> dict[str
         "inputs": {str(p): file_hash(p) for p in inputs if os.path.exists(p)},
         "versions": versions,
         "python": platform.python_version(),
+        # the Keras backend that trained it; the .keras files score the same on every backend
+        "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

@@ -108,3 +108,17 @@ def test_importing_the_figures_leaves_matplotlib_alone() -> None:
             "print(matplotlib.get_backend(), before == repr(sorted(matplotlib.rcParams.items())))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split()[-2:] == ["svg", "True"], out.stdout + out.stderr
+
+
+def test_tensorflow_only_in_the_backend_module() -> None:
+    """Every Keras path runs on TensorFlow, JAX and PyTorch: TensorFlow itself is imported only by
+    the backend module and by the ONNX export (tf2onnx converts TensorFlow graphs)."""
+    allowed = {"hepml.models.backend", "hepml.tasks.higgs.onnx"}
+    users = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "tensorflow" or n.startswith("tensorflow.") for n in names):
+                users.add(_module_name(path))
+    assert users <= allowed, f"TensorFlow imported outside the backend module: {sorted(users - allowed)}"

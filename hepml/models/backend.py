@@ -4,8 +4,12 @@ TensorFlow's CUDA build logs ``E ... failed call to cuInit`` at its first device
 machine without an NVIDIA GPU: an ERROR line in every CPU job's log that means nothing is wrong.
 On such machines hepml raises TensorFlow's C++ log threshold to errors-and-above-hidden (3);
 where a GPU is present it keeps warnings hidden but errors shown (2).  A value the user set in
-``TF_CPP_MIN_LOG_LEVEL`` always wins, and so does ``KERAS_BACKEND`` (hepml needs TensorFlow).
-Python exceptions are never affected: a real failure still stops the job with its message.
+``TF_CPP_MIN_LOG_LEVEL`` always wins, and so does ``KERAS_BACKEND``: TensorFlow is the default,
+and hepml's networks also train and score on JAX and PyTorch.  Python exceptions are never
+affected: a real failure still stops the job with its message.
+
+Everything TensorFlow-specific that hepml does lives here (:func:`tf_stream`, the devices of
+:func:`accelerator`); the models use ``keras.ops`` and Keras data adapters only.
 
 TensorFlow also ignores ``OMP_NUM_THREADS``, the variable through which Snakemake (from a rule's
 ``threads``), dask workers and batch-farm job scripts give a job its CPU budget: it starts a pool
@@ -19,8 +23,12 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["configure", "gpu_visible", "limit_threads", "thread_budget"]
+__all__ = ["configure", "gpu_visible", "limit_threads", "thread_budget", "name", "accelerator", "mixed_policy",
+           "Tensor", "tf_stream"]
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                     "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
@@ -54,3 +62,54 @@ def configure() -> None:
     if threads is not None:
         os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
         os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(threads))
+
+
+def name() -> str:
+    """The Keras backend hepml runs on (``KERAS_BACKEND``, TensorFlow by default)."""
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def accelerator() -> bool:
+    """Whether the backend sees a GPU (each backend asked in its own words)."""
+    backend = name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return any(device.platform == "gpu" for device in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return bool(torch.cuda.is_available())
+    return False
+
+
+def mixed_policy() -> str:
+    """The mixed-precision policy for a GPU: bfloat16 (no loss scaling; Ampere and newer) on JAX and
+    PyTorch, float16 with loss scaling on TensorFlow (as measured before the other backends)."""
+    return "mixed_float16" if name() == "tensorflow" else "mixed_bfloat16"
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One array of a batch's signature: its shape (None where it varies) and dtype."""
+
+    shape: tuple[int | None, ...]
+    dtype: str
+
+
+def tf_stream(batches: Callable[[], Iterator[Any]], signature: Any) -> Any:
+    """A prefetching ``tf.data`` pipeline over a batch-iterator factory (TensorFlow only)."""
+    import tensorflow as tf
+
+    def spec(node: Any) -> Any:
+        if isinstance(node, Tensor):
+            return tf.TensorSpec(node.shape, node.dtype)
+        if isinstance(node, dict):
+            return {key: spec(value) for key, value in node.items()}
+        return tuple(spec(value) for value in node)
+
+    return tf.data.Dataset.from_generator(batches, output_signature=spec(signature)).prefetch(tf.data.AUTOTUNE)

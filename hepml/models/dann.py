@@ -23,7 +23,6 @@ from hepml.models.progress import EpochProgress
 backend.configure()
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from hepml.models.dense import DenseConfig, balance_weights, dense_trunk  # noqa: E402
 from hepml.models.weights import equalise  # noqa: E402
@@ -277,23 +276,25 @@ def fit_dann_uresnet(
     config: Any,
     dann: DannConfig,
     steps_per_epoch: int,
+    validation_steps: int,
     *,
     seed: int = 0,
     progress: str = "training",
     initial: keras.Model | None = None,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
-    """Train from ``batches(validation)``, a factory of :func:`dann_image_batch` batches; returns the
+    """Train from ``batches(validation)``, a factory of :func:`dann_image_batch` batches (that many
+    per epoch, for training and for validation); returns the
     task network (no reversal layer, no domain head) and the history with lambda and learning rate.
     ``initial``, a UResNet of the same shape (the source-only one), gives the task network's starting
     weights, batch-norm statistics included."""
-    from hepml.models.uresnet import batch_dataset
+    from hepml.models.streams import Tensor, batch_stream
 
     keras.utils.set_random_seed(seed)
-    image, planes = tf.TensorSpec((None, *shape), tf.float32), shape[0]
-    spec = (
+    image, planes = Tensor((None, *shape), "float32"), shape[0]
+    signature = (
         image,
-        {"task": tf.TensorSpec((None, *shape), tf.int32), "domain": tf.TensorSpec((None, planes, 1, 1, 1), tf.float32)},
-        {"task": image, "domain": tf.TensorSpec((None, planes, 1, 1), tf.float32)},
+        {"task": Tensor((None, *shape), "int32"), "domain": Tensor((None, planes, 1, 1, 1), "float32")},
+        {"task": image, "domain": Tensor((None, planes, 1, 1), "float32")},
     )
     model, task_model = build_dann_uresnet(shape, config, dann)
     if initial is not None:
@@ -302,8 +303,8 @@ def fit_dann_uresnet(
         model.get_layer("gradient_reversal"), dann, config.learning_rate, steps_per_epoch, config.epochs
     )
     history = model.fit(
-        batch_dataset(lambda: batches(False), spec),
-        validation_data=batch_dataset(lambda: batches(True), spec),
+        batch_stream(lambda: batches(False), signature, steps_per_epoch),
+        validation_data=batch_stream(lambda: batches(True), signature, validation_steps),
         epochs=config.epochs,
         callbacks=[schedule, EpochProgress(progress)],
         verbose=0,

@@ -34,7 +34,6 @@ __all__ = [
     "UResNetConfig",
     "build_uresnet",
     "fit_uresnet",
-    "batch_dataset",
     "pooled_bottleneck",
     "FoldPlanes",
     "UnfoldPlanes",
@@ -229,31 +228,25 @@ def pooled_bottleneck(model: keras.Model, charge: np.ndarray, batch: int = 16) -
     return np.concatenate(rows)
 
 
-def batch_dataset(batches: Any, signature: Any) -> Any:
-    """A prefetching ``tf.data`` pipeline over a batch generator factory, so reading and densifying
-    overlap the training."""
-    import tensorflow as tf
-
-    return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(tf.data.AUTOTUNE)
-
-
 def fit_uresnet(
-    batches: Any, shape: tuple[int, ...], config: UResNetConfig, *, seed: int = 0, progress: str = "training"
+    batches: Any, shape: tuple[int, ...], config: UResNetConfig, steps: tuple[int, int], *, seed: int = 0,
+    progress: str = "training",
 ) -> tuple[keras.Model, dict[str, list[float]]]:
-    """Train from ``batches(validation)``, a factory of (charge, labels, pixel weights) batches."""
-    import tensorflow as tf
+    """Train from ``batches(validation)``, a factory of (charge, labels, pixel weights) batches, of
+    ``steps`` (training, validation) batches per epoch."""
+    from hepml.models.streams import Tensor, batch_stream
 
     keras.utils.set_random_seed(seed)
     image = (None, shape[0], None, None) if config.crop else (None, *shape)  # crops and whole windows differ
-    spec = (tf.TensorSpec(image, tf.float32), tf.TensorSpec(image, tf.int32), tf.TensorSpec(image, tf.float32))
+    signature = (Tensor(image, "float32"), Tensor(image, "int32"), Tensor(image, "float32"))
     model = build_uresnet(shape[0], shape[1], shape[2], config)
     callbacks: list[Any] = [EpochProgress(progress)]
     if config.schedule == "cosine":
         callbacks.append(keras.callbacks.LearningRateScheduler(
             lambda epoch: config.learning_rate * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * epoch / config.epochs)))))
     history = model.fit(
-        batch_dataset(lambda: batches(False), spec),
-        validation_data=batch_dataset(lambda: batches(True), spec),
+        batch_stream(lambda: batches(False), signature, steps[0]),
+        validation_data=batch_stream(lambda: batches(True), signature, steps[1]),
         epochs=config.epochs,
         callbacks=callbacks,
         verbose=0,
@@ -262,10 +255,9 @@ def fit_uresnet(
 
 
 def use_mixed_precision_if_gpu() -> bool:
-    """float16 compute with float32 weights on a GPU (tensor cores); plain float32 on CPUs."""
-    import tensorflow as tf
-
-    if tf.config.list_physical_devices("GPU"):
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    """Half-precision compute with float32 weights on a GPU (:func:`hepml.models.backend.mixed_policy`);
+    plain float32 on CPUs."""
+    if backend.accelerator():
+        keras.mixed_precision.set_global_policy(backend.mixed_policy())
         return True
     return False

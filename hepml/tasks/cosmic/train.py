@@ -1,6 +1,7 @@
 """Training the UResNet cosmic tagger on sparse LArTPC files (optionally domain-adversarially).
 
-Images are densified chunk by chunk from the ROOT files inside a ``tf.data`` pipeline with prefetch,
+Images are densified chunk by chunk from the ROOT files inside a prefetching stream (``tf.data`` on
+TensorFlow, a read-ahead thread on JAX and PyTorch: :mod:`hepml.models.streams`),
 so the training set never has to fit in memory.  The validation windows
 (:func:`hepml.split.is_validation_window`) are never trained on.
 """
@@ -78,13 +79,13 @@ def _dann_batches(sources: Sequence[str], targets: Sequence[str], shape: Sequenc
 
 
 def _count_batches(files: Sequence[str], batch: int, validation: bool = False) -> int:
-    """Batches per epoch of one split, as :func:`_batches` makes them (for the DANN schedules)."""
+    """Batches per epoch of one split, as :func:`_batches` makes them (streams and DANN schedules)."""
     return sum(-(-int(np.sum(_in_split(c.arrays, validation))) // batch)
                for c in iterate(files, ["event"], step_size=_chunk(batch)))
 
 
 def _check_target(targets: Sequence[str], shape: Sequence[int], batch: int) -> None:
-    """Fail before training, with a plain message: inside ``tf.data`` an error reaches the user
+    """Fail before training, with a plain message: inside a stream an error reaches the user
     wrapped in a TensorFlow traceback."""
     next(iter_images(targets, shape, step_size=1, labels=False), None)  # missing branches, unreadable files
     for validation, split in ((False, "training"), (True, "validation")):
@@ -142,8 +143,8 @@ def _fit_dann(sources: list[str], targets: list[str], shape: tuple[int, ...], co
     def batches(validation: bool) -> Iterator[tuple[Any, ...]]:
         return _dann_batches(sources, targets, shape, config.batch_size, validation, weights, config.empty_weight)
 
-    steps = _count_batches(sources, config.batch_size)
-    return fit_dann_uresnet(batches, shape, config, dann, steps, seed=seed, progress="training UResNet (DANN)",
+    steps = _count_batches(sources, config.batch_size), _count_batches(sources, config.batch_size, True)
+    return fit_dann_uresnet(batches, shape, config, dann, *steps, seed=seed, progress="training UResNet (DANN)",
                             initial=start)
 
 
@@ -185,7 +186,8 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
         model, history = fit_uresnet(
             lambda validation: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight,
                                         views, rng if config.shuffle else None),
-            shape, config, seed=seed, progress="training UResNet")
+            shape, config, (_count_batches(sources, config.batch_size),
+                            _count_batches(sources, config.batch_size, True)), seed=seed, progress="training UResNet")
     with atomic_path(out, kind="bundle") as folder:
         folder.mkdir()
         model.save(folder / "model.keras")
