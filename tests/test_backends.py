@@ -2,7 +2,8 @@
 backends.
 
 The tasks run in one subprocess with ``KERAS_BACKEND=jax`` (this file run as a script): Higgs
-k-fold training and scoring, the UResNet with and without a target (DANN), both DANN studies.  The
+k-fold training and scoring, both DANN studies (the LArTPC one trains the UResNet without a target,
+source-only and oracle, and with one, DANN), per-pixel scoring.  The
 test process, on TensorFlow, then scores the JAX-trained bundle and compares.
 """
 
@@ -44,15 +45,13 @@ def run_every_task(folder: Path) -> None:
                               ("data_test", "7", "300000")):
         hepml("simulate", "lartpc", "--events", "24", "--seed", seed, "--first-event", first,
               "--geometry", '{"wires": 32, "ticks": 32}', "--out", str(folder / f"{name}.root"))
+    # the LArTPC study trains the UResNet without a target (source-only, oracle) and with one (DANN)
     images = ["--shape", "3,32,32", "--model-config", TINY_URESNET]
-    hepml("train-segmentation", str(folder / "sim.root"), *images, "--out", str(folder / "uresnet"))
-    hepml("train-segmentation", str(folder / "sim.root"), *images, "--target", str(folder / "data.root"),
-          "--out", str(folder / "uresnet_dann"))
-    hepml("score-pixels", str(folder / "uresnet_dann"), str(folder / "sim_test.root"),
-          "--out", str(folder / "pixels.root"))
     hepml("dann-lartpc", "--source-train", str(folder / "sim.root"), "--source-test", str(folder / "sim_test.root"),
           "--target-train", str(folder / "data.root"), "--target-test", str(folder / "data_test.root"),
           *images, "--out", str(folder / "dann_lartpc"))
+    hepml("score-pixels", str(folder / "dann_lartpc" / "bundle"), str(folder / "sim_test.root"),
+          "--out", str(folder / "pixels.root"))
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +75,10 @@ def test_every_task_runs_on_jax(jax_run: Path) -> None:
     for run in ("dann_higgs", "dann_lartpc"):
         metrics = json.loads((jax_run / run / "metrics.json").read_text())
         assert 0 <= metrics["target"]["dann"] <= 1
-    assert json.loads((jax_run / "uresnet_dann" / "bundle.json").read_text())["model"] == "uresnet-dann"
-    pixels = uproot.open(jax_run / "pixels.root")["pixels"] if "pixels" in uproot.open(jax_run / "pixels.root") \
-        else next(iter(uproot.open(jax_run / "pixels.root").values()))
-    assert pixels.num_entries == 24
+    for bundle, model in (("source_only", "uresnet"), ("bundle", "uresnet-dann")):
+        info = json.loads((jax_run / "dann_lartpc" / bundle / "bundle.json").read_text())
+        assert info["model"] == model and info["provenance"]["keras_backend"] == "jax"
+    assert uproot.open(jax_run / "pixels.root")["scores"].num_entries == 24
 
 
 def test_a_jax_bundle_scores_the_same_on_tensorflow(jax_run: Path) -> None:

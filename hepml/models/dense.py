@@ -72,8 +72,6 @@ class DenseConfig(Settings):
         epoch for early stopping to see a trend).  At and above it the settings are used as given."""
         if self.size_rule == "off" or n_train >= SMALL_SAMPLE:
             return self
-        if self.size_rule != "auto":
-            raise ValueError(f"dnn: size_rule must be auto or off, not {self.size_rule!r}")
         return replace(self, units=min(self.units, 64), dropout=max(self.dropout, 0.2),
                        l2=max(self.l2, 10.0 / max(n_train, 1)), batch_size=min(self.batch_size, 128))
 
