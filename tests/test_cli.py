@@ -114,3 +114,23 @@ def test_no_cuda_error_in_cpu_logs() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split() == ["0", "3.0"]
     assert "cuInit" not in out.stderr and "\nE0" not in "\n" + out.stderr, out.stderr
+
+
+def test_a_training_jobs_log_says_what_runs(higgs_features: list[Path], tmp_path: Path) -> None:
+    """Not a terminal (a batch log): one line per epoch with the losses, the learning rate and the
+    seconds, what the job decided at its start, and no TensorFlow start-up lines."""
+    from conftest import SPEC
+
+    out = run("train-fold", *map(str, higgs_features), "--spec", str(SPEC), "--fold", "1",
+              "--model-config", '{"epochs": 3, "patience": 3, "units": 8, "layers": 1}', "--out", str(tmp_path / "f"))
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    epochs = [line for line in lines if " INFO hepml.models.progress: " in line and "epoch " in line]
+    assert len(epochs) == 3 and all("loss" in e and "val_loss" in e and ", lr " in e for e in epochs), out.stderr
+    assert any("Keras backend tensorflow; CPU threads" in line for line in lines)
+    assert any("dnn fold 1/3: training on" in line for line in lines)
+    assert any("size rule:" in line for line in lines)  # 8000 events: the small-sample settings, said
+    assert not [line for line in lines if line.startswith(("I0000", "WARNING: All log messages"))], out.stderr
+    quiet = run("--log-level", "WARNING", "train-fold", *map(str, higgs_features), "--spec", str(SPEC), "--fold", "1",
+                "--model-config", '{"epochs": 1, "units": 8, "layers": 1}', "--out", str(tmp_path / "g"))
+    assert quiet.returncode == 0 and " INFO " not in quiet.stderr

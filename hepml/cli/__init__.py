@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="ROOT ntuples -> features -> classifiers -> calibrated scores.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     parser.add_argument("--version", action="version", version=f"hepml {__version__}")
+    parser.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], default="INFO",
+                        help="what the log lines on standard error say: INFO (default) gives one line per epoch and "
+                             "per few chunks and what a job decided at its start; WARNING only problems")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bars (they are drawn only when standard error is a terminal anyway)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
@@ -59,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     os.environ.setdefault("MPLBACKEND", "Agg")
+    from hepml.logs import setup
+
+    setup(args.log_level)
     if args.threads is not None:
         from hepml.models.backend import limit_threads
 

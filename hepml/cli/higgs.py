@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 from hepml.cli.common import (
@@ -19,6 +20,8 @@ from hepml.cli.common import (
 from hepml.models.registry import MODELS
 
 __all__ = ["register"]
+
+log = logging.getLogger(__name__)
 
 
 def _training_table(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -96,7 +99,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for name, check in metrics["overtraining"].items():
         if check["overtrained"]:
             ks = ", ".join(f"{c} {v['pvalue']:.1e}" for c, v in check["ks"].items())
-            print(f"warning: {name} looks overtrained: test loss {check['loss_test']:.4f} vs train "
+            log.warning(f"{name} looks overtrained: test loss {check['loss_test']:.4f} vs train "
                   f"{check['loss_train']:.4f} ({check['relative_gap']:+.1%}), KS p-values {ks or 'n/a'}")
     return 0
 

@@ -22,13 +22,20 @@ cores (two Higgs DANN runs on 2 cores: 152 s each instead of 44 s, measured).  S
 from __future__ import annotations
 
 import glob
+import logging
 import os
+import re
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["configure", "gpu_visible", "limit_threads", "thread_budget", "name", "accelerator", "mixed_policy",
            "Tensor", "tf_stream"]
+
+log = logging.getLogger(__name__)
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                     "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
@@ -56,12 +63,47 @@ def limit_threads(threads: int) -> None:
 
 
 def configure() -> None:
+    """The environment the backend starts in, then Keras itself (imported here once, quietly)."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if gpu_visible() else "3")
     threads = thread_budget()
     if threads is not None:
         os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
         os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(threads))
+    if "keras" in sys.modules:
+        return
+    with _startup_lines_dropped():
+        import keras  # noqa: F401  (the first import loads the backend)
+    log.info("Keras backend %s; CPU threads %s; GPU %s", name(),
+             f"{threads} (OMP_NUM_THREADS)" if threads else "all cores", "visible" if gpu_visible() else "none")
+
+
+# what TensorFlow's C++ libraries print while they load, before any log level applies (twice per
+# process): an info line about oneDNN, "Could not find cuda drivers" on every CPU node, and the like
+_STARTUP = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|I0000 |"
+                      r"To enable the following instructions:)")
+
+
+@contextmanager
+def _startup_lines_dropped() -> Iterator[None]:
+    """Keep TensorFlow's C++ start-up lines out of job logs: standard error is captured while the
+    backend loads, and every other line it wrote is passed on."""
+    if name() != "tensorflow":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode(errors="replace").splitlines():
+                if not _STARTUP.match(line):
+                    print(line, file=sys.stderr)
 
 
 def name() -> str:

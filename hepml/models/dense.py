@@ -6,6 +6,7 @@ training fold), so a saved ``.keras`` file scores raw features with no side file
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from hepml.settings import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Settings
 backend.configure()
 
 import keras  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DenseConfig",
@@ -221,7 +224,11 @@ def fit_fold(
 ) -> DenseFold:
     """One fold of k-fold training: early stopping on the validation events, saved as ``fold<k>.keras``."""
     checkpoint = folder / f"checkpoint_fold{fold}.keras"
-    sized = DenseConfig.from_dict(config).sized_for(len(x))
+    given = DenseConfig.from_dict(config)
+    sized = given.sized_for(len(x))
+    if sized != given:
+        log.info("size rule: %d training events (< %d): units %d, dropout %.2g, l2 %.2g, batch %d", len(x),
+                 SMALL_SAMPLE, sized.units, sized.dropout, sized.l2, sized.batch_size)
     net, history = fit_dense(x, y, w, x_val, y_val, w_val, sized, seed=seed, checkpoint=str(checkpoint),
                             progress=f"training {folder.name} fold {fold}")
     net.save(folder / f"fold{fold}.keras")

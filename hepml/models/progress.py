@@ -1,17 +1,24 @@
-"""A Keras callback that shows training as a :mod:`hepml.progress` bar instead of Keras' own log lines."""
+"""A Keras callback that shows training as a :mod:`hepml.progress` bar on a terminal, and as one log
+line per epoch elsewhere (loss, validation loss, learning rate, seconds), instead of Keras' own lines."""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
+import numpy as np
+
 from hepml.models import backend
-from hepml.progress import bar
+from hepml.progress import bar, enabled
 
 backend.configure()
 
 import keras  # noqa: E402
 
 __all__ = ["EpochProgress"]
+
+log = logging.getLogger(__name__)
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -24,17 +31,33 @@ class EpochProgress(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._bar = bar(self.desc, self.params.get("epochs"), unit="epochs")
+        self._lines = not enabled()  # no bar: a line per epoch in the log
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._start = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if not self._bar.disable:
             self._bar.set_postfix(batch=batch + 1, **_losses(logs), refresh=False)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._lines:
+            losses = ", ".join(f"{k} {v}" for k, v in _losses(logs).items())
+            log.info("%s: epoch %d/%s: %s, lr %.3g, %.1f s", self.desc, epoch + 1, self.params.get("epochs"), losses,
+                     _learning_rate(self.model), time.perf_counter() - self._start)
+            return
         self._bar.set_postfix(_losses(logs), refresh=False)
         self._bar.update(1)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._bar.close()
+
+
+def _learning_rate(model: Any) -> float:
+    try:
+        return float(np.asarray(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+    except (AttributeError, TypeError, ValueError):
+        return float("nan")
 
 
 def _losses(logs: dict[str, Any] | None) -> dict[str, str]:

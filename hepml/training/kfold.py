@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from hepml.split import CALIBRATION, TRAIN, VALIDATION, fold_of, role_of
 
 __all__ = ["train_kfold", "train_fold", "assemble_bundle", "fold_masks", "FINGERPRINT"]
 
+log = logging.getLogger(__name__)
 FINGERPRINT = "fingerprint.npz"  # the training events' fingerprint in a bundle (hepml.features.fingerprint)
 
 
@@ -137,6 +139,8 @@ def train_fold(
         raise ConfigError(f"fold {fold} is outside 0 .. {k - 1}")
     events = table.event_id[fold_key]
     train, val, test = fold_masks(events, k, seed, fold, early_stopping=get_model(model).early_stopping)
+    log.info("%s fold %d/%d: training on %d events, early stopping on %d, scoring %d", model, fold, k,
+             int(train.sum()), int(val.sum()), int(test.sum()))
     with atomic_path(out, kind="fold") as folder:
         folder.mkdir()
         fitted = _fit(model, table, train, val, dict(model_config or {}), seed + fold, folder, fold)
