@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
+from hepml.errors import ConfigError, EmptyInputError
+
 __all__ = ["Calibrator", "TemperatureScaling", "PlattScaling", "IsotonicCalibration", "make_calibrator",
            "calibrator_from_dict", "METHODS", "PRIORS", "parse_prior", "prior_weights"]
 
@@ -47,7 +49,7 @@ def _check(scores: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) 
             f"calibration: scores ({len(scores)}), labels ({len(y)}) and weights ({len(w)}) differ in length"
         )
     if len(scores) == 0:
-        raise ValueError("calibration: no events to fit on")
+        raise EmptyInputError("calibration: no events to fit on")
     if not np.all(np.isfinite(scores)):
         raise ValueError("calibration: scores contain NaN or inf")
     return scores, y, w
@@ -62,7 +64,7 @@ def parse_prior(value: str | float) -> str | float:
     except (TypeError, ValueError):
         fraction = float("nan")
     if isinstance(value, bool) or not 0.0 < fraction < 1.0:
-        raise ValueError(f"calibration prior {value!r}: choose balanced, weighted or a signal fraction in (0, 1)")
+        raise ConfigError(f"calibration prior {value!r}: choose balanced, weighted or a signal fraction in (0, 1)")
     return fraction
 
 
@@ -78,7 +80,7 @@ def prior_weights(y: np.ndarray, w: np.ndarray, prior: str | float = "balanced")
     totals = {label: float(np.sum(w[y == label])) for label in (0.0, 1.0)}
     for label, total in totals.items():
         if not total > 0:
-            raise ValueError(f"calibration: the {'signal' if label else 'background'} events' weights sum to "
+            raise ConfigError(f"calibration: the {'signal' if label else 'background'} events' weights sum to "
                              f"{total:g}; a class needs a positive total weight to set the prior")
     scale = np.where(y == 1.0, fraction / totals[1.0], (1.0 - fraction) / totals[0.0])
     return w * scale * len(w)  # mean |weight| near 1: the optimisers' tolerances stay meaningful
@@ -177,7 +179,7 @@ class IsotonicCalibration(Calibrator):
         order = np.argsort(s[keep], kind="stable")
         s, y, w = s[keep][order], y[keep][order], w[keep][order]
         if len(s) == 0:
-            raise ValueError("calibration: no event with a positive weight to fit on")
+            raise EmptyInputError("calibration: no event with a positive weight to fit on")
         fitted = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(s, y, sample_weight=w)
         groups = self._groups(np.flatnonzero(np.r_[True, np.diff(fitted) != 0]), w)
         sums = [(np.sum(w[a:b]), np.sum(w[a:b] * s[a:b]), np.sum(w[a:b] * y[a:b]), b - a) for a, b in groups]
@@ -230,7 +232,7 @@ def make_calibrator(method: str) -> Calibrator:
     try:
         return METHODS[method]()
     except KeyError:
-        raise ValueError(f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}") from None
+        raise ConfigError(f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}") from None
 
 
 def calibrator_from_dict(data: dict[str, Any]) -> Calibrator:

@@ -22,6 +22,7 @@ __all__ = [
     "BundleError",
     "EmptyInputError",
     "LeakError",
+    "InPlaceError",
     "UnreachableFileError",
     "closest",
 ]
@@ -78,6 +79,10 @@ class BundleError(HepmlError, ValueError):
 
 class EmptyInputError(HepmlError, ValueError):
     pass
+
+
+class InPlaceError(HepmlError, ValueError):
+    """Adding branches to the input itself was refused; the input is unchanged."""
 
 
 class LeakError(ConfigError):

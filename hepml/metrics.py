@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from hepml.errors import ConfigError
+
 __all__ = ["roc_curve", "auc", "bootstrap_auc", "bootstrap_auc_difference", "rejection_at", "ece", "brier",
            "log_loss", "ks_test", "confusion_matrix", "iou", "over_seeds", "Roc"]
 
@@ -37,7 +39,7 @@ def roc_curve(y: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None
     fps = np.cumsum(np.where(y, 0.0, w))[last]
     total_s, total_b = tps[-1], fps[-1]
     if total_s == 0 or total_b == 0:
-        raise ValueError("ROC needs both signal and background with non-zero total weight")
+        raise ConfigError("ROC needs both signal and background with non-zero total weight")
     return Roc(np.r_[0.0, tps / total_s], np.r_[0.0, fps / total_b], np.r_[np.inf, score[last]])
 
 

@@ -30,7 +30,7 @@ from hepml.bundle import (
     load_spec,
     read_info,
 )
-from hepml.errors import BundleError, ConfigError, HepmlError, MissingBranchError, closest
+from hepml.errors import BundleError, ConfigError, MissingBranchError, closest
 from hepml.expr import parse
 from hepml.features.fingerprint import Fingerprint, LeakWarning, judge_leaks
 from hepml.io.inplace import add_branches_in_place
@@ -50,7 +50,7 @@ class Scorer:
 
     def __init__(self, path: str | os.PathLike[str], backend: str = "keras") -> None:
         if backend not in ("keras", "onnxruntime"):
-            raise HepmlError(f"unknown Scorer backend {backend!r}; choose keras or onnxruntime")
+            raise ConfigError(f"unknown Scorer backend {backend!r}; choose keras or onnxruntime")
         self.path = str(Path(path).resolve())
         self.backend = backend
         # every part is checked before a network is loaded: a bundle that could score wrongly never scores
@@ -234,7 +234,7 @@ class Scorer:
                                         for k in names})
             return None
         if output is None:
-            raise HepmlError("score_file: give an output path (or in_place=True)")
+            raise ConfigError("score_file: give an output path (or in_place=True)")
         n = int(open_tree(src).num_entries)
         empty = {k: v.dtype for k, v in self._empty_columns(src, prefix).items()}
         return write_friend(output, self.iter_scores(src, prefix=prefix, event_id=event_id, **options),
@@ -268,13 +268,13 @@ def _onnx_sessions(path: Path, info: dict[str, Any]) -> list[Any]:
     try:
         import onnxruntime as ort
     except ImportError:
-        raise HepmlError("the onnxruntime backend needs the 'onnx' extra: pip install 'hepml[onnx]'") from None
+        raise ConfigError("the onnxruntime backend needs the 'onnx' extra: pip install 'hepml[onnx]'") from None
     files = [path / "onnx" / f"fold{j}.onnx" for j in range(info["k"])]
     missing = [f for f in files if not f.is_file()]
     if info.get("kind") == "keras" and missing:
-        raise HepmlError(f"{path}: no ONNX export ({missing[0].name} missing); run 'hepml export-onnx {path}' first")
+        raise BundleError(f"{path}: no ONNX export ({missing[0].name} missing); run 'hepml export-onnx {path}' first")
     if missing:
-        raise HepmlError(f"{path}: a {info.get('model')} baseline bundle has no networks to run")
+        raise BundleError(f"{path}: a {info.get('model')} baseline bundle has no networks to run")
     _check_onnx_export(path, info, files)
     options = ort.SessionOptions()
     return [ort.InferenceSession(str(f), options, providers=["CPUExecutionProvider"]) for f in files]

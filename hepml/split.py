@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hepml.errors import ConfigError
+
 __all__ = ["event_hash", "fold_of", "role_of", "TRAIN", "VALIDATION", "CALIBRATION", "is_validation_window",
            "is_study_test_event", "STUDY_TEST_FOLDS", "STUDY_SEED_OFFSET"]
 
@@ -32,7 +34,7 @@ def event_hash(event: np.ndarray, seed: int = 0) -> np.ndarray:
 def fold_of(event: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """The fold (0 .. k-1) of each event number."""
     if k < 2:
-        raise ValueError(f"k-fold needs k >= 2, got {k}")
+        raise ConfigError(f"k-fold needs k >= 2, got {k}")
     return (event_hash(event, seed) % np.uint64(k)).astype(np.int64)
 
 

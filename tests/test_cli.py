@@ -134,3 +134,24 @@ def test_a_training_jobs_log_says_what_runs(higgs_features: list[Path], tmp_path
     quiet = run("--log-level", "WARNING", "train-fold", *map(str, higgs_features), "--spec", str(SPEC), "--fold", "1",
                 "--model-config", '{"epochs": 1, "units": 8, "layers": 1}', "--out", str(tmp_path / "g"))
     assert quiet.returncode == 0 and " INFO " not in quiet.stderr
+
+
+def test_an_internal_error_is_called_a_bug(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                           zmumu: str) -> None:
+    """Only hepml's own errors (a user's mistake) are one line; an internal KeyError is a bug: its
+    traceback, a line that says so, status 70."""
+    from hepml import cli
+    from hepml.io import inspect
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise KeyError("internal")
+
+    monkeypatch.setattr(inspect, "describe", broken)
+    assert cli.main(["inspect", zmumu]) == cli.BUG
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "KeyError: 'internal'" in err
+    assert "hepml inspect: internal error (KeyError): this is a bug in hepml" in err
+    monkeypatch.undo()
+    assert cli.main(["inspect", zmumu + ".missing"]) == 1  # a user's mistake: one line, no traceback
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1

@@ -2,8 +2,10 @@
 
 The verbs live with their task (``data``: inspect, simulate, features; ``higgs``; ``cosmic``;
 ``dann``); this module assembles them.  Heavy modules (uproot, TensorFlow) are imported inside
-the verbs, so ``hepml --help`` is instant.  Errors print one line and exit with status 1;
-``--debug`` shows the traceback.  Figures are drawn with matplotlib's non-interactive backend
+the verbs, so ``hepml --help`` is instant.  Errors of what a user gave (hepml's error classes) and
+of the system (an ``OSError`` with its errno) print one line and exit with status 1; anything else
+is a bug in hepml: its traceback, a line saying so, and status 70.  ``--debug`` shows the
+traceback of every error.  Figures are drawn with matplotlib's non-interactive backend
 unless ``MPLBACKEND`` says otherwise (set here, for the command line only: a library import
 never changes a notebook's backend).  ``--threads`` sets the CPU budget of every thread pool
 (OpenMP, BLAS, TensorFlow) before any of them loads; without it, ``OMP_NUM_THREADS`` (which
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 
 from hepml import __version__
@@ -24,6 +27,7 @@ from hepml.cli.common import json_arg
 __all__ = ["main", "build_parser"]
 
 VERB_MODULES = (data, higgs, cosmic, dann)
+BUG = 70  # the exit status of an internal error (EX_SOFTWARE of sysexits.h); a user's mistake exits with 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,10 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.debug:
             raise
-        if isinstance(err, (HepmlError, FileNotFoundError, ValueError, KeyError, OSError)):
+        # a user's mistake (hepml's own errors) or the system refusing (a full disk, a lost mount,
+        # a file without permission: an OSError with its errno) is one line; anything else is a bug
+        if isinstance(err, HepmlError) or (isinstance(err, OSError) and err.errno is not None):
             message = " ".join(str(err).split()) or type(err).__name__
             print(f"hepml {args.verb}: error: {message}", file=sys.stderr)
             return 1
-        print(f"hepml {args.verb}: unexpected {type(err).__name__}: {' '.join(str(err).split())} (rerun with --debug)",
-              file=sys.stderr)
-        return 1
+        traceback.print_exc()
+        print(f"hepml {args.verb}: internal error ({type(err).__name__}): this is a bug in hepml, not a mistake in "
+              "what you gave it; please report it with the traceback above", file=sys.stderr)
+        return BUG

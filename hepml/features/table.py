@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hepml.errors import ConfigError, closest
+from hepml.errors import ConfigError, EmptyInputError, closest
 
 __all__ = ["FeatureTable"]
 
@@ -33,7 +33,7 @@ class FeatureTable:
     def concat(cls, tables: Iterable[FeatureTable]) -> FeatureTable:
         tables = list(tables)
         if not tables:
-            raise ValueError("no feature tables to concatenate")
+            raise EmptyInputError("no feature tables to concatenate")
         first = tables[0]
         return cls(
             np.concatenate([t.X for t in tables]),

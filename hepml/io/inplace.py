@@ -22,7 +22,7 @@ from typing import Any
 import awkward as ak
 import uproot
 
-from hepml.errors import CorruptFileError, HepmlError
+from hepml.errors import CorruptFileError, HepmlError, InPlaceError
 from hepml.io.atomic import atomic_path
 from hepml.io.read import Source, list_trees, open_file, open_tree
 from hepml.io.write import as_writable
@@ -36,34 +36,34 @@ _FRIEND_HINT = "the input is unchanged; write a friend tree instead (leave out -
 def add_branches_in_place(source: Source, columns: Mapping[str, Any]) -> None:
     """Add ``columns`` (one value per entry each) to the tree of ``source``, verified, or refuse."""
     if source.remote:
-        raise HepmlError(f"{source}: in-place writing needs a local file; {_FRIEND_HINT}")
+        raise InPlaceError(f"{source}: in-place writing needs a local file; {_FRIEND_HINT}")
     tree = open_tree(source)
     name = source.tree or tree.name
     where = f"{source.path}:{name}"
     if not hasattr(tree, "branches"):
-        raise HepmlError(f"{where}: in-place writing supports TTrees only (this is an RNTuple); {_FRIEND_HINT}")
+        raise InPlaceError(f"{where}: in-place writing supports TTrees only (this is an RNTuple); {_FRIEND_HINT}")
     if not columns:
-        raise HepmlError(f"{where}: no branches to add")
+        raise InPlaceError(f"{where}: no branches to add")
     n = int(tree.num_entries)
     clash = sorted(set(columns) & set(tree.keys()))
     if clash:
-        raise HepmlError(f"{where}: branch {clash[0]!r} exists already; choose another --prefix or use the friend-tree"
-                         " output")
+        raise InPlaceError(f"{where}: branch {clash[0]!r} exists already; choose another --prefix or use the "
+                           "friend-tree output")
     for key, values in columns.items():
         if len(values) != n:
-            raise HepmlError(f"{where}: branch {key!r} has {len(values)} entries, the tree has {n}")
+            raise InPlaceError(f"{where}: branch {key!r} has {len(values)} entries, the tree has {n}")
     real = Path(os.path.realpath(source.path))
     status = real.stat()
     if not status.st_mode & 0o222 or not os.access(real, os.W_OK):
-        raise HepmlError(f"{where}: the file is read-only (mode {stat.filemode(status.st_mode)}): its owner protected "
-                         f"it; {_FRIEND_HINT}, or make it writable (chmod u+w) if you mean to change it")
+        raise InPlaceError(f"{where}: the file is read-only (mode {stat.filemode(status.st_mode)}): its owner "
+                           f"protected it; {_FRIEND_HINT}, or make it writable (chmod u+w) if you mean to change it")
     with atomic_path(real) as tmp:
         shutil.copyfile(real, tmp)
         try:
             with uproot.update(tmp) as f:
                 f[name].add_branches({k: as_writable(v) for k, v in columns.items()})
         except NotImplementedError as err:
-            raise HepmlError(f"{where}: uproot cannot add branches to this tree ({' '.join(str(err).split())[:120]});"
+            raise InPlaceError(f"{where}: uproot cannot add branches to this tree ({' '.join(str(err).split())[:120]});"
                              f" {_FRIEND_HINT}") from None
         _verify(Source(str(real), name), Source(str(tmp), name), columns, where)
         os.chmod(tmp, status.st_mode)
@@ -71,7 +71,7 @@ def add_branches_in_place(source: Source, columns: Mapping[str, Any]) -> None:
             try:
                 os.chown(tmp, status.st_uid, status.st_gid)
             except PermissionError:
-                raise HepmlError(f"{where}: the file belongs to another user, whom the rewritten file could not "
+                raise InPlaceError(f"{where}: the file belongs to another user, whom the rewritten file could not "
                                  f"be given back to; {_FRIEND_HINT}") from None
 
 

@@ -32,6 +32,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from hepml.errors import ConfigError
+
 __all__ = ["configure", "gpu_visible", "limit_threads", "thread_budget", "name", "accelerator", "mixed_policy",
            "Tensor", "tf_stream"]
 
@@ -57,7 +59,7 @@ def thread_budget() -> int | None:
 def limit_threads(threads: int) -> None:
     """Give OpenMP, the BLAS libraries and TensorFlow ``threads`` threads each (before they load)."""
     if threads < 1:
-        raise ValueError(f"threads must be at least 1, not {threads}")
+        raise ConfigError(f"threads must be at least 1, not {threads}")
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from hepml.errors import ConfigError
 from hepml.models.weights import equalise
 
 __all__ = ["fit_bdt", "fit_fold_bdt", "fit_fold_xgb", "BaselineFold", "xgboost_available", "BDT_DEFAULTS"]
@@ -33,18 +34,25 @@ def fit_bdt(kind: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, *, seed: int
     so the baselines train on |w|, as TMVA users often do; evaluation keeps the signs.
     """
     w = equalise(np.abs(np.asarray(w, np.float64)), y, total=len(w))
-    if kind == "bdt":
-        from sklearn.ensemble import HistGradientBoostingClassifier
+    if kind not in ("bdt", "xgb"):
+        raise ConfigError(f"unknown baseline {kind!r}; choose bdt or xgb")
+    try:
+        if kind == "bdt":
+            from sklearn.ensemble import HistGradientBoostingClassifier
 
-        model = HistGradientBoostingClassifier(random_state=seed, **{**BDT_DEFAULTS, **(params or {})})
-        return model.fit(x, y.astype(int), sample_weight=w)
-    if kind == "xgb":
-        import xgboost
+            model = HistGradientBoostingClassifier(random_state=seed, **{**BDT_DEFAULTS, **(params or {})})
+        else:
+            import xgboost
 
-        defaults = {"n_estimators": 300, "max_depth": 6, "learning_rate": 0.1, "tree_method": "hist"}
-        model = xgboost.XGBClassifier(random_state=seed, n_jobs=0, **{**defaults, **(params or {})})
+            defaults = {"n_estimators": 300, "max_depth": 6, "learning_rate": 0.1, "tree_method": "hist"}
+            model = xgboost.XGBClassifier(random_state=seed, n_jobs=0, **{**defaults, **(params or {})})
         return model.fit(x, y.astype(int), sample_weight=w)
-    raise ValueError(f"unknown baseline {kind!r}; choose bdt or xgb")
+    except TypeError as err:  # an unknown setting, refused by the constructor
+        raise ConfigError(f"{kind}: {' '.join(str(err).split())[:200]}; see the library's documentation") from None
+    except ValueError as err:
+        if type(err).__name__ != "InvalidParameterError":  # scikit-learn's refusal of a setting's value
+            raise
+        raise ConfigError(f"{kind}: {' '.join(str(err).split())[:200]}") from None
 
 
 @dataclass

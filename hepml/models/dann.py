@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from hepml.errors import ConfigError
 from hepml.models import backend
 from hepml.models.progress import EpochProgress
 
@@ -152,7 +153,7 @@ def dann_arrays(
     """Inputs, targets and per-output weights: the task term sees source events only (target task
     weight 0), the domain term sees both, balanced.  Target labels are never an input here."""
     if np.sum(wt) == 0:
-        raise ValueError("dann: the target sample has zero total weight")
+        raise ConfigError("dann: the target sample has zero total weight")
     x = np.concatenate([xs, xt]).astype(np.float32)
     y = {
         "task": np.concatenate([ys, np.zeros(len(xt))]).astype(np.float32)[:, None],

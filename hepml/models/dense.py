@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from hepml.errors import ConfigError
 from hepml.models import backend
 from hepml.models.progress import EpochProgress
 from hepml.models.weights import equalise
@@ -49,6 +50,8 @@ class DenseConfig(Settings):
         "weight_decay": NON_NEGATIVE, "l2": NON_NEGATIVE, "batch_size": AT_LEAST_ONE, "epochs": AT_LEAST_ONE,
         "patience": NON_NEGATIVE, "negative_weights": {"enum": ["keep", "abs", "zero"]},
         "size_rule": {"enum": ["auto", "off"]},
+        "activation": {"enum": ["relu", "elu", "selu", "gelu", "silu", "swish", "tanh", "sigmoid", "softplus",
+                                "leaky_relu", "relu6", "mish", "linear"]},
     }
 
     layers: int = 3
@@ -131,7 +134,7 @@ def balance_weights(y: np.ndarray, w: np.ndarray, *, balance: bool = True, negat
     elif negative == "zero":
         w = np.clip(w, 0.0, None)
     elif negative != "keep":
-        raise ValueError(f"negative_weights must be keep, abs or zero, not {negative!r}")
+        raise ConfigError(f"negative_weights must be keep, abs or zero, not {negative!r}")
     if balance:
         w = equalise(w, y, total=1.0)
     return (w * len(w) / max(np.abs(w).sum(), 1e-300)).astype(np.float32)

@@ -172,7 +172,7 @@ def _residual(x: Any, filters: int, name: str) -> Any:
 def build_uresnet(planes: int, wires: int, ticks: int, config: UResNetConfig, classes: int = 3) -> keras.Model:
     """Input (batch, planes, wires, ticks) charge; output (batch, planes, wires, ticks, classes)."""
     if wires % 2**config.depth or ticks % 2**config.depth:
-        raise ValueError(f"uresnet: image {wires}x{ticks} must be divisible by 2^depth = {2**config.depth}")
+        raise ConfigError(f"uresnet: image {wires}x{ticks} must be divisible by 2^depth = {2**config.depth}")
     # trained on crops, the network takes any image size (it is fully convolutional) and scores whole
     # windows; without crops the input keeps the window's size, which keeps TensorFlow's numerics
     # and so the trained weights of the demo unchanged

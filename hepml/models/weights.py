@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hepml.errors import ConfigError
+
 __all__ = ["equalise"]
 
 
@@ -22,6 +24,6 @@ def equalise(weights: np.ndarray, groups: np.ndarray, *, total: float, labels: S
         rows = np.asarray(groups) == label
         sum_ = w[rows].sum()
         if not sum_ > 0:
-            raise ValueError(f"{what} {label:g} has total weight {sum_:g} <= 0; cannot balance {what}es")
+            raise ConfigError(f"{what} {label:g} has total weight {sum_:g} <= 0; cannot balance {what}es")
         out[rows] = w[rows] * (total / len(labels) / sum_)
     return out

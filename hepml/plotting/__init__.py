@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hepml.errors import ConfigError
 from hepml.settings import Settings
 
 __all__ = ["figure", "save", "STYLE", "ExperimentLabel", "EXPERIMENTS", "experiment_label", "labelled", "without_beam"]
@@ -37,7 +38,7 @@ class ExperimentLabel(Settings):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.experiment not in EXPERIMENTS:
-            raise ValueError(f"plots.experiment: {self.experiment!r}; choose one of {', '.join(EXPERIMENTS)}")
+            raise ConfigError(f"plots.experiment: {self.experiment!r}; choose one of {', '.join(EXPERIMENTS)}")
 
     def without_beam(self) -> ExperimentLabel:
         """The label without centre-of-mass energy and luminosity, for the LArTPC figures (a

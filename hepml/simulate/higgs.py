@@ -23,6 +23,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepml.errors import ConfigError
 from hepml.settings import FRACTION, NON_NEGATIVE, POSITIVE, Settings
 from hepml.simulate.kinematics import breit_wigner, pt_eta_phi, system, two_body_decay
 
@@ -128,7 +129,7 @@ def generate_truth(
         w_had = np.where(first_leptonic[:, None], w2, w1)
         out = {"tt": tt, "t1": t1, "t2": t2, "W1": w1, "W2": w2, "b1": b1, "b2": b2}
     else:
-        raise ValueError(f"unknown process {process!r}; choose one of {', '.join(PROCESSES)}")
+        raise ConfigError(f"unknown process {process!r}; choose one of {', '.join(PROCESSES)}")
     out.update(_w_decays(w_lep, w_had, rng))
     out["W_lep"], out["W_had"] = w_lep, w_had
     return out
@@ -281,7 +282,7 @@ def write_ntuple(
     from hepml.io.write import write_friend
 
     if layout not in ("nanoaod", "flat"):
-        raise ValueError(f"layout {layout!r}: choose nanoaod or flat")
+        raise ConfigError(f"layout {layout!r}: choose nanoaod or flat")
     chunks = iter_chunks(process, n_events, **kwargs)
     write_friend(path, (flatten(c) for c in chunks) if layout == "flat" else chunks, tree=tree,
                  expected_entries=n_events, progress=f"generating {Path(path).name}")

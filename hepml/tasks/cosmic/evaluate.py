@@ -19,7 +19,7 @@ import awkward as ak
 import numpy as np
 
 from hepml.bundle import write_json
-from hepml.errors import ConfigError, HepmlError
+from hepml.errors import ConfigError
 from hepml.io.atomic import atomic_path
 from hepml.io.read import Source, iterate, num_entries
 from hepml.metrics import calibration_sums, confusion_matrix, ece_from_sums, iou, over_seeds
@@ -94,12 +94,12 @@ def _paired_chunks(truth: str, scores: str, step: int) -> Iterator[tuple[Any, An
     """Chunks of the same entries of an event file and its score friend, checked to line up."""
     n_truth, n_scores = num_entries(Source(truth, "Events")), num_entries(Source(scores, "scores"))
     if n_truth != n_scores:
-        raise HepmlError(f"{scores}: {n_scores} entries but {truth} has {n_truth}; score that file again")
+        raise ConfigError(f"{scores}: {n_scores} entries but {truth} has {n_truth}; score that file again")
     pairs = zip(iterate(Source(truth, "Events"), ["Pixel_charge", "Pixel_label", "event"], step_size=step),
                 iterate(Source(scores, "scores"), ["Pixel_cosmic", "Pixel_neutrino", "event"], step_size=step))
     for t, s in pairs:
         if not np.array_equal(ak.to_numpy(t.arrays.event), ak.to_numpy(s.arrays.event)):
-            raise HepmlError(f"{scores}: its events do not line up with {truth} (entries from {t.entry_start});"
+            raise ConfigError(f"{scores}: its events do not line up with {truth} (entries from {t.entry_start});"
                              " score that file again")
         yield t.arrays, s.arrays
 
@@ -108,7 +108,7 @@ def segmentation_metrics(truth: Sequence[str], scores: Sequence[str], *, shape: 
                          threshold: float = 0.5, step: int = 256) -> dict[str, Any]:
     """Every metric of the module docstring over the pairs (truth file, score file)."""
     if len(truth) != len(scores):
-        raise HepmlError(f"{len(truth)} truth files but {len(scores)} score files; give one score file per event file")
+        raise ConfigError(f"{len(truth)} truth files but {len(scores)} score files; give one score file per event file")
     tally = PixelTally()
     for truth_file, score_file in zip(truth, scores):
         for t, s in _paired_chunks(str(truth_file), str(score_file), step):

@@ -11,7 +11,7 @@ import awkward as ak
 import numpy as np
 
 from hepml.bundle import load_keras_file, read_info
-from hepml.errors import BundleError, HepmlError
+from hepml.errors import BundleError, ConfigError
 from hepml.io.images import PIXEL_BRANCHES, densify, gather
 from hepml.io.read import iterate, open_tree, resolve_sources
 from hepml.io.write import write_friend
@@ -78,7 +78,7 @@ def score_pixels(
             for name, limit in (("Pixel_plane", shape[0]), ("Pixel_wire", shape[1]), ("Pixel_tick", shape[2])):
                 highest = ak.max(arrays[name], axis=None) if len(arrays) else None
                 if highest is not None and highest >= limit:
-                    raise HepmlError(
+                    raise ConfigError(
                         f"{src}: {name} reaches {highest} but the bundle's images "
                         f"have {limit}; score with a bundle trained on this geometry"
                     )
