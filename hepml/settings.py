@@ -39,6 +39,7 @@ def check_limits(value: Any, limits: dict[str, Any], key: str) -> None:
             raise ConfigError(f"{key}: {value!r} is out of range; it must be {tests[word][1]} {bound}")
 
 
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (tuple, "array"))
 _KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text", tuple: "a list"}
 
 
@@ -78,6 +79,24 @@ class Settings:
             check_limits(value, cls.limits.get(key, {}), f"{cls.what}.{key}")
             converted[key] = tuple(value) if isinstance(default, tuple) else value
         return cls(**converted)
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON schema of these settings, from the same definitions :meth:`from_dict` checks
+        against (types of the defaults, :attr:`limits`): what the workflow config schema refers to."""
+        properties = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            default = f.default
+            kind = next((name for typ, name in _JSON_TYPES if isinstance(default, typ)), None)
+            entry: dict[str, Any] = {"type": kind} if kind else {}
+            if isinstance(default, tuple):
+                entry["items"] = {"type": "number"}
+            entry.update(cls.limits.get(f.name, {}))
+            if default is not MISSING:
+                entry["description"] = f"default {json.dumps(default)}"
+            properties[f.name] = entry
+        return {"type": "object", "additionalProperties": False, "properties": properties,
+                "description": (cls.__doc__ or cls.what).strip().splitlines()[0]}
 
     def __post_init__(self) -> None:
         """Ranges hold however the settings are made (types are checked where they come from text:

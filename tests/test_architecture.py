@@ -123,3 +123,15 @@ def test_tensorflow_only_in_the_backend_module() -> None:
             if any(n == "tensorflow" or n.startswith("tensorflow.") for n in names):
                 users.add(_module_name(path))
     assert users <= allowed, f"TensorFlow imported outside the backend module: {sorted(users - allowed)}"
+
+
+def test_the_workflow_schema_is_built_from_the_settings_classes() -> None:
+    """workflows/schemas/settings.schema.json is what ``hepml config-schema`` writes from the classes:
+    a knob added, removed or bounded differently without regenerating it fails here."""
+    import json
+
+    from hepml.tasks.settings_schema import settings_schema
+
+    committed = json.loads((REPO / "workflows" / "schemas" / "settings.schema.json").read_text())
+    assert committed == json.loads(json.dumps(settings_schema())), (
+        "regenerate: hepml config-schema --out workflows/schemas/settings.schema.json")

@@ -52,6 +52,13 @@ def rewrite(src: Path, dst: Path, change=lambda a: a) -> Path:  # type: ignore[n
     return dst
 
 
+def snakemake_dry_run(config: Path) -> subprocess.CompletedProcess[str]:
+    """``snakemake -n`` of the repository's workflow with ``config`` on top (hepml on the PATH)."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(config)], cwd=REPO,
+                          capture_output=True, text=True, env=env)
+
+
 def spec_file(folder: Path, **changes: object) -> Path:
     """The demo spec with ``changes`` (None removes a key), written to ``folder/spec.yaml``."""
     config = yaml.safe_load(SPEC.read_text())
@@ -254,8 +261,7 @@ def test_the_workflow_refuses_a_bad_sheet_before_any_job(higgs_files: dict[str, 
                               f"bkg\t{higgs_files['background']}\tEvents\t0\t1"])
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"tasks": ["higgs"], "higgs": {"samples": str(sheet), "reference": "dnn_all"}}))
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(config)], cwd=REPO,
-                         capture_output=True, text=True)
+    out = snakemake_dry_run(config)
     assert out.returncode != 0 and "'../../../escape' is not a plain name" in out.stdout + out.stderr
     assert not (REPO / "results" / "escape").exists()
 
@@ -280,11 +286,21 @@ def test_a_key_written_twice_in_a_spec_is_refused(zmumu: str, tmp_path: Path) ->
     assert leftovers(tmp_path) == ["spec.yaml"]
 
 
+def test_a_misspelt_setting_fails_the_dry_run(tmp_path: Path) -> None:
+    """The workflow schema's settings blocks are built from the settings classes (issue 29)."""
+    config = tmp_path / "config.yaml"
+    config.write_text("higgs:\n  dnn: {dropuot: 0.2}\n")
+    out = snakemake_dry_run(config)
+    assert out.returncode != 0 and "'dropuot' was unexpected" in out.stdout + out.stderr
+    config.write_text("higgs:\n  dnn: {dropout: 1.5}\n")
+    out = snakemake_dry_run(config)
+    assert out.returncode != 0 and "1.5 is greater than or equal to the maximum of 1" in out.stdout + out.stderr
+
+
 def test_a_key_written_twice_in_the_workflow_config_fails_the_dry_run(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("higgs:\n  kfold: 3\n  kfold: 5\n")
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(config)], cwd=REPO,
-                         capture_output=True, text=True)
+    out = snakemake_dry_run(config)
     assert out.returncode != 0 and "key 'kfold' is written twice (lines 2 and 3)" in out.stdout + out.stderr
 
 

@@ -79,6 +79,19 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config_schema(args: argparse.Namespace) -> int:
+    """Write the JSON schema of the workflow's settings blocks, built from the settings classes."""
+    import json
+
+    from hepml.io.atomic import atomic_path
+    from hepml.tasks.settings_schema import settings_schema
+
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(settings_schema(), indent=1) + "\n")
+    print(f"wrote the settings schema to {args.out}")
+    return 0
+
+
 def register(verb: AddVerb) -> None:
     p = verb("inspect", cmd_inspect, "list trees, entries and branches (with types) of ROOT files")
     p.add_argument("files", nargs="+", help="ROOT files (path, glob or URL)")
@@ -105,6 +118,9 @@ def register(verb: AddVerb) -> None:
 
     p = verb("validate-config", cmd_validate_config, "check workflow config files (YAML: no key written twice)")
     p.add_argument("files", nargs="+", help="YAML config files (the workflow's configfile and each --configfile)")
+
+    p = verb("config-schema", cmd_config_schema, "write the JSON schema of the workflow config's settings blocks")
+    p.add_argument("--out", required=True, help="e.g. workflows/schemas/settings.schema.json")
 
     p = verb("features", cmd_features, "build a feature file (flat ROOT tree) from ntuples with a feature spec")
     p.add_argument("inputs", nargs="+", help="ROOT files, 'file.root:tree' or globs")

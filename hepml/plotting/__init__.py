@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from hepml.errors import ConfigError
 from hepml.settings import Settings
 
 __all__ = ["figure", "save", "STYLE", "ExperimentLabel", "EXPERIMENTS", "experiment_label", "labelled", "without_beam"]
@@ -30,15 +29,11 @@ class ExperimentLabel(Settings):
     centre-of-mass ``energy`` and ``lumi`` (e.g. "139 fb$^{-1}$")."""
 
     what: ClassVar[str] = "plots"
+    limits: ClassVar[dict[str, dict[str, Any]]] = {"experiment": {"enum": list(EXPERIMENTS)}}
     experiment: str = "none"
     label: str = "Simulation"
     energy: str = "13 TeV"
     lumi: str = ""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.experiment not in EXPERIMENTS:
-            raise ConfigError(f"plots.experiment: {self.experiment!r}; choose one of {', '.join(EXPERIMENTS)}")
 
     def without_beam(self) -> ExperimentLabel:
         """The label without centre-of-mass energy and luminosity, for the LArTPC figures (a
