@@ -20,8 +20,7 @@ The package, in the order data flows through it (a module imports only from modu
   the ``registry`` of trainable models by name, ``backend`` (TensorFlow start-up settings);
   :mod:`hepml.calibration` (calibrators and the class prior); :mod:`hepml.metrics`.
 * :mod:`hepml.bundle`: a trained model on disk (one writer, a versioned schema, validated loads).
-* :mod:`hepml.training`: the model-agnostic k-fold driver; :mod:`hepml.plotting`: figure style
-  and saving shared by the tasks.
+* :mod:`hepml.plotting`: figure style and saving shared by the tasks.
 * :mod:`hepml.scoring`: the :class:`Scorer` for frameworks (uproot loops, dask, coffea, ONNX).
 * :mod:`hepml.tasks`: one package per task, each with its own training entry points, scoring,
   evaluation and figures: ``higgs``, ``cosmic``, ``dann``.
@@ -39,11 +38,12 @@ How to add a model (say a graph network for the Higgs task):
 
 How to add a task (say jet tagging):
 
-1. make ``hepml/tasks/<task>/`` with the task's library functions: training (through
-   :mod:`hepml.training` or its own loop), scoring (friend trees through :mod:`hepml.io.write`),
-   evaluation (metrics from :mod:`hepml.metrics`, written atomically) and ``plots``
-   (through :func:`hepml.plotting.figure` and :func:`hepml.plotting.save`); bundles through
-   :func:`hepml.bundle.write_bundle` (add a ``kind`` to the bundle schema if it is new);
+1. make ``hepml/tasks/<task>/`` with the task's library functions: training (through the
+   model registry, as :mod:`hepml.tasks.higgs.train` does, or its own loop), scoring (friend
+   trees through :mod:`hepml.io.write`), evaluation (metrics from :mod:`hepml.metrics`, written
+   atomically) and ``plots`` (through :func:`hepml.plotting.figure` and
+   :func:`hepml.plotting.save`); bundles through :func:`hepml.bundle.write_bundle` (add a
+   ``kind`` to the bundle schema if it is new);
 2. add ``hepml/cli/<task>.py`` with one ``cmd_<verb>`` per library function and a ``register``
    function, and list the module in ``hepml/cli/__init__.py``;
 3. add ``workflows/rules/<task>.smk`` calling those verbs (every value quoted with ``:q``), its

@@ -87,7 +87,7 @@ def dnn_bundle(higgs_features: list[Path], tmp_path_factory: pytest.TempPathFact
     """A quickly trained 3-fold DNN bundle on all 28 HIGGS features."""
     from hepml.features import FeatureSpec
     from hepml.features.files import feature_sources, read_features
-    from hepml.training.kfold import train_kfold
+    from hepml.tasks.higgs.train import train_kfold
 
     spec = FeatureSpec.from_yaml(SPEC)
     table = read_features(higgs_features, spec.groups["all"], spec.event_id)

@@ -18,7 +18,7 @@ LAYERS = {
     "hepml.features": 2, "hepml.simulate": 2,
     "hepml.models": 3, "hepml.calibration": 3, "hepml.metrics": 3,
     "hepml.bundle": 4,
-    "hepml.training": 5, "hepml.plotting": 5,
+    "hepml.plotting": 5,
     "hepml.scoring": 6, "hepml.tasks": 6,
     "hepml.cli": 7,
 }

@@ -19,7 +19,7 @@ from hepml.features.files import read_features, write_features
 from hepml.features.foldkey import FOLD_KEY, file_name_hash
 from hepml.scoring import LeakWarning, Scorer
 from hepml.split import fold_of
-from hepml.training.kfold import train_kfold
+from hepml.tasks.higgs.train import train_kfold
 
 from conftest import rehash
 

@@ -67,7 +67,7 @@ def test_coffea_nanoevents_without_event_ids(tmp_path: Path, monkeypatch: pytest
     from hepml.features.files import read_features, write_features
     from hepml.io.write import write_friend
     from hepml.simulate.higgs import iter_chunks
-    from hepml.training.kfold import train_kfold
+    from hepml.tasks.higgs.train import train_kfold
 
     from conftest import SPEC
 

@@ -17,7 +17,7 @@ from hepml.features import FeatureSpec, FeatureTable
 from hepml.features.files import read_features
 from hepml.scoring import LeakWarning, Scorer, score_files
 from hepml.split import CALIBRATION, TRAIN, VALIDATION, fold_of, role_of
-from hepml.training import kfold
+from hepml.tasks.higgs import train as kfold
 
 from conftest import SPEC, leftovers
 

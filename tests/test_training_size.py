@@ -46,7 +46,7 @@ def test_15k_events_all_features_do_not_score_below_high(tmp_path: Path) -> None
     from hepml.metrics import auc, bootstrap_auc_difference
     from hepml.simulate.higgs import write_ntuple
     from hepml.tasks.higgs.evaluate import evaluate
-    from hepml.training.kfold import train_kfold
+    from hepml.tasks.higgs.train import train_kfold
 
     spec = FeatureSpec.from_yaml(SPEC)
     files = []

@@ -24,7 +24,7 @@ from hepml.errors import BundleError, ConfigError, LeakError
 from hepml.features import FeatureSpec
 from hepml.features.files import feature_sources, read_features, write_features
 from hepml.scoring import LeakWarning, Scorer
-from hepml.training.kfold import train_kfold
+from hepml.tasks.higgs.train import train_kfold
 
 from conftest import REPO, SPEC, copy, hepml, leftovers, one_line_error, sha256
 
@@ -119,7 +119,7 @@ def test_out_naming_an_existing_folder_is_refused(higgs_features: list[Path], tm
 
 def test_out_in_the_working_directory_or_of_another_kind_is_refused(higgs_features: list[Path],
                                                                     tmp_path: Path) -> None:
-    from hepml.training.kfold import train_fold
+    from hepml.tasks.higgs.train import train_fold
 
     inputs = [copy(f, tmp_path / f.name) for f in higgs_features]
     inside = tmp_path / "inside"

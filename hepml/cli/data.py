@@ -92,6 +92,17 @@ def cmd_config_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    """The trainable models as JSON: what the workflow asks the batch system for each of them."""
+    import json
+
+    from hepml.models.registry import MODELS
+
+    print(json.dumps({m.name: {"description": m.description, "gpu": m.gpu, "scores_files": m.scores_files,
+                               "early_stopping": m.early_stopping} for m in MODELS.values()}, indent=1))
+    return 0
+
+
 def register(verb: AddVerb) -> None:
     p = verb("inspect", cmd_inspect, "list trees, entries and branches (with types) of ROOT files")
     p.add_argument("files", nargs="+", help="ROOT files (path, glob or URL)")
@@ -118,6 +129,8 @@ def register(verb: AddVerb) -> None:
 
     p = verb("validate-config", cmd_validate_config, "check workflow config files (YAML: no key written twice)")
     p.add_argument("files", nargs="+", help="YAML config files (the workflow's configfile and each --configfile)")
+
+    verb("models", cmd_models, "list the trainable models as JSON (description, GPU, scoring, early stopping)")
 
     p = verb("config-schema", cmd_config_schema, "write the JSON schema of the workflow config's settings blocks")
     p.add_argument("--out", required=True, help="e.g. workflows/schemas/settings.schema.json")

@@ -36,7 +36,7 @@ def _training_table(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from hepml.features.files import feature_sources
-    from hepml.training.kfold import train_kfold
+    from hepml.tasks.higgs.train import train_kfold
 
     spec, table = _training_table(args)
     info = train_kfold(table, args.out, model=args.model, k=args.k, seed=args.seed,
@@ -49,7 +49,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_train_fold(args: argparse.Namespace) -> int:
-    from hepml.training.kfold import train_fold
+    from hepml.tasks.higgs.train import train_fold
 
     _, table = _training_table(args)
     train_fold(table, args.out, fold=args.fold, model=args.model, k=args.k, seed=args.seed,
@@ -60,7 +60,7 @@ def cmd_train_fold(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from hepml.features.files import feature_sources
-    from hepml.training.kfold import assemble_bundle
+    from hepml.tasks.higgs.train import assemble_bundle
 
     spec, table = _training_table(args)
     info = assemble_bundle(table, args.folds, args.out, model=args.model, seed=args.seed,

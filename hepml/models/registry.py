@@ -50,11 +50,12 @@ class ModelEntry:
     early_stopping: bool         # validation events held out for it; else they join the training events
     display: str = ""            # what figures call it
     colour: str = "black"        # one colour per model in every figure, whatever else is drawn
+    gpu: bool = False            # its training wants a GPU (the workflow's resource request on a farm)
 
 
 MODELS: dict[str, ModelEntry] = {
     "dnn": ModelEntry("dnn", "hepml.models.dense:fit_fold", "deep fully connected network (Keras)", True, True,
-                      "DNN", "tab:blue"),
+                      "DNN", "tab:blue", gpu=True),
     "bdt": ModelEntry("bdt", "hepml.models.bdt:fit_fold_bdt", "boosted decision trees (scikit-learn)", False, False,
                       "BDT", "tab:orange"),
     "xgb": ModelEntry("xgb", "hepml.models.bdt:fit_fold_xgb", "boosted decision trees (xgboost)", False, False,

@@ -94,7 +94,7 @@ def higgs(out: Path, files: list[Path], epochs: int) -> None:
     from hepml.features.files import read_features
     from hepml.metrics import auc
     from hepml.models.dense import DenseConfig, build_dense, fit_dense, predict
-    from hepml.training.kfold import fold_masks
+    from hepml.tasks.higgs.train import fold_masks
 
     spec = FeatureSpec.from_yaml(SPEC)
     start = time.perf_counter()
@@ -219,7 +219,7 @@ def torch_fit(files: list[str]) -> dict[str, Any]:
     from hepml.features.files import read_features
     from hepml.metrics import auc
     from hepml.models.dense import DenseConfig, build_dense, predict
-    from hepml.training.kfold import fold_masks
+    from hepml.tasks.higgs.train import fold_masks
 
     spec = FeatureSpec.from_yaml(SPEC)
     table = read_features(files, spec.groups["all"], spec.event_id)

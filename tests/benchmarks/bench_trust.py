@@ -77,7 +77,7 @@ def integrity_figures(folder: Path, units: int, layers: int) -> None:
     from hepml.features.files import read_features, write_features
     from hepml.scoring import Scorer
     from hepml.simulate.higgs import write_ntuple
-    from hepml.training.kfold import train_kfold
+    from hepml.tasks.higgs.train import train_kfold
 
     spec = FeatureSpec.from_yaml(SPEC)
     files = []

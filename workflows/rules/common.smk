@@ -53,6 +53,8 @@ HIGGS_MODELS = list(HIGGS["models"]) + (
     else []
 )
 HIGGS_BUNDLES = [f"{m}_{fs}" for m in HIGGS_MODELS for fs in HIGGS["featuresets"]]
+# which models' training asks the batch system for a GPU: the model registry says (hepml models)
+MODEL_GPU = {name: int(entry["gpu"]) for name, entry in json.loads(hepml_check("models")).items()}
 # wildcard constraint for the model part of a bundle name: the configured models, nothing hard-coded
 MODEL_PATTERN = "|".join(HIGGS_MODELS)
 HIGGS_FEATURES = [f"results/higgs/features/{sample}.root" for sample in HIGGS_SAMPLES]

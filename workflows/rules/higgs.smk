@@ -69,8 +69,8 @@ rule higgs_train_fold:
     resources:
         mem_mb=6000,
         runtime=60,
-        gpu=lambda wc: 1 if wc.model == "dnn" else 0,
-        request_gpus=lambda wc: 1 if wc.model == "dnn" else 0,
+        gpu=lambda wc: MODEL_GPU[wc.model],
+        request_gpus=lambda wc: MODEL_GPU[wc.model],
     shell:
         "hepml train-fold {input.features:q} --spec {input.spec:q} --group={wildcards.featureset:q}"
         " --model={wildcards.model:q} --k={params.k:q} --fold={wildcards.fold:q} --seed={params.seed:q}"

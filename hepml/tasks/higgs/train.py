@@ -1,4 +1,5 @@
-"""k-fold training by event number, calibration on held-out events, and the bundle it writes."""
+"""The Higgs task's training: k-fold cross-training by the fold key (one job per fold), calibration on
+held-out events, and the bundle it writes.  Model-agnostic: each model comes from the registry."""
 
 from __future__ import annotations
 
