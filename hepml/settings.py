@@ -4,7 +4,9 @@
 its default's type (an integer serves a float; nothing is converted, so ``"false"`` is not a
 boolean and ``12.7`` is not a number of units); and each class's :attr:`Settings.limits` bound
 its values, in JSON-schema words (``minimum``, ``exclusiveMinimum``, ``maximum``,
-``exclusiveMaximum``, ``enum``), so the same limits can be written into a schema.
+``exclusiveMaximum``, ``enum``), so the same limits can be written into a schema.  A field
+without a default is required; a field whose default is ``None`` takes its type from its
+annotation (``int | None``), so optional values are checked as strictly.
 """
 
 from __future__ import annotations
@@ -39,8 +41,23 @@ def check_limits(value: Any, limits: dict[str, Any], key: str) -> None:
             raise ConfigError(f"{key}: {value!r} is out of range; it must be {tests[word][1]} {bound}")
 
 
-_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (tuple, "array"))
-_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text", tuple: "a list"}
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (tuple, "array"),
+               (dict, "object"))
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text", tuple: "a list",
+          dict: "a mapping"}
+
+
+_OPTIONAL = {"int | None": 0, "float | None": 0.0, "str | None": "", "bool | None": False}
+_SAMPLES = {"int": 0, "float": 0.0, "str": "", "bool": False, "dict[str, Any]": {}, "tuple[str, ...]": ()}
+
+
+def _sample(f: Any) -> Any:
+    """A value of the field's type: its default, or one made from its annotation when there is none."""
+    if f.default is not MISSING and f.default is not None:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return _OPTIONAL.get(str(f.type), _SAMPLES.get(str(f.type)))
 
 
 def _type_ok(value: Any, default: Any) -> bool:
@@ -54,6 +71,8 @@ def _type_ok(value: Any, default: Any) -> bool:
         return isinstance(value, str)
     if isinstance(default, tuple):
         return isinstance(value, (list, tuple))
+    if isinstance(default, dict):
+        return isinstance(value, dict)
     return True
 
 
@@ -62,22 +81,34 @@ class Settings:
     limits: ClassVar[dict[str, dict[str, Any]]] = {}  # per field, JSON-schema words (see the module docstring)
 
     @classmethod
-    def from_dict(cls: type[S], values: dict[str, Any] | None) -> S:
+    def from_dict(cls: type[S], values: dict[str, Any] | None, *, what: str | None = None) -> S:
+        """Check ``values`` strictly and make the settings; ``what`` names them in messages (default
+        :attr:`what`), e.g. the file and key they come from."""
+        what = what or cls.what
         if values is not None and not isinstance(values, dict):
-            raise ConfigError(f"{cls.what}: {values!r} is not a mapping of settings")
+            raise ConfigError(f"{what}: {values!r} is not a mapping of settings")
         known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
-        bad = sorted(set(values or {}) - set(known))
+        values = values or {}
+        bad = sorted(set(values) - set(known), key=str)
         if bad:
-            raise ConfigError(f"{cls.what}: unknown setting {bad[0]!r} (closest: {closest(bad[0], known)}); "
+            raise ConfigError(f"{what}: unknown key {bad[0]!r} (closest: {closest(str(bad[0]), known)}); "
                               f"known: {', '.join(sorted(known))}")
+        missing = [name for name, f in known.items()
+                   if f.default is MISSING and f.default_factory is MISSING and name not in values]
+        if missing:
+            raise ConfigError(f"{what}: needs the key {missing[0]!r}")
         converted = {}
-        for key, value in (values or {}).items():
-            default = known[key].default
-            if default is not MISSING and default is not None and not _type_ok(value, default):
-                raise ConfigError(f"{cls.what}.{key}: {value!r} is not {_KINDS.get(type(default), 'valid')} "
-                                  f"(e.g. {json.dumps(default)}); write it without quotes or conversion")
-            check_limits(value, cls.limits.get(key, {}), f"{cls.what}.{key}")
-            converted[key] = tuple(value) if isinstance(default, tuple) else value
+        for key, value in values.items():
+            sample = _sample(known[key])
+            if value is None and (known[key].default is None or known[key].default_factory is not MISSING):
+                continue  # an empty YAML value: the default
+            if sample is not None and not _type_ok(value, sample):
+                given = known[key].default not in (MISSING, None)
+                example = sample if given else cls.limits.get(key, {}).get("minimum", sample)
+                raise ConfigError(f"{what}.{key}: {value!r} is not {_KINDS.get(type(sample), 'valid')} "
+                                  f"(e.g. {json.dumps(example)}); write it without quotes or conversion")
+            check_limits(value, cls.limits.get(key, {}), f"{what}.{key}")
+            converted[key] = tuple(value) if isinstance(sample, tuple) else value
         return cls(**converted)
 
     @classmethod
@@ -86,23 +117,29 @@ class Settings:
         against (types of the defaults, :attr:`limits`): what the workflow config schema refers to."""
         properties = {}
         for f in fields(cls):  # type: ignore[arg-type]
-            default = f.default
-            kind = next((name for typ, name in _JSON_TYPES if isinstance(default, typ)), None)
-            entry: dict[str, Any] = {"type": kind} if kind else {}
-            if isinstance(default, tuple):
-                entry["items"] = {"type": "number"}
+            sample = _sample(f)
+            kind = next((name for typ, name in _JSON_TYPES if isinstance(sample, typ)), None)
+            entry: dict[str, Any] = {} if kind is None else {"type": [kind, "null"] if f.default is None else kind}
+            if isinstance(sample, tuple):
+                entry["items"] = {"type": "string" if str(f.type) == "tuple[str, ...]" else "number"}
             entry.update(cls.limits.get(f.name, {}))
-            if default is not MISSING:
-                entry["description"] = f"default {json.dumps(default)}"
+            if f.default is not MISSING:
+                entry["description"] = f"default {json.dumps(f.default)}"
+            elif f.default_factory is not MISSING:
+                entry["description"] = f"default {json.dumps(f.default_factory())}"
             properties[f.name] = entry
-        return {"type": "object", "additionalProperties": False, "properties": properties,
-                "description": (cls.__doc__ or cls.what).strip().splitlines()[0]}
+        required = [f.name for f in fields(cls)  # type: ignore[arg-type]
+                    if f.default is MISSING and f.default_factory is MISSING]
+        schema = {"type": "object", "additionalProperties": False, "properties": properties,
+                  "description": (cls.__doc__ or cls.what).strip().splitlines()[0]}
+        return {**schema, "required": required} if required else schema
 
     def __post_init__(self) -> None:
         """Ranges hold however the settings are made (types are checked where they come from text:
         :meth:`from_dict`)."""
         for key, limits in self.limits.items():
-            check_limits(getattr(self, key), limits, f"{self.what}.{key}")
+            if getattr(self, key) is not None:  # an optional value left out
+                check_limits(getattr(self, key), limits, f"{self.what}.{key}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]

@@ -327,11 +327,48 @@ def test_inspect_warns_about_unreadable_baskets(tmp_path: Path, hzz: str) -> Non
     ({"event": "x"}, "column 'event' would shadow an event identifier"),
     ({"weight": "x"}, "'weight' is reserved"),
     ({"j": {"expr": "x", "first": 2}, "j_1": "x"}, "column 'j_1' would shadow a column of features.j"),
+    ({"jets": {"expr": "x", "first": 2.5}}, "features.jets.first: 2.5 is not a whole number (e.g. 1)"),
+    ({"jets": {"expr": "x", "first": True}}, "features.jets.first: True is not a whole number"),
+    ({"jets": {"expr": "x", "mask": "yes"}}, "features.jets.mask: 'yes' is not true or false"),
+    ({"jets": {"expr": "x", "label": 3}}, "features.jets.label: 3 is not text"),
+    ({"jets": {"first": 2}}, "features.jets: needs the key 'expr'"),
 ])
 def test_spec_mistakes_are_named(features: dict, fragment: str) -> None:
     with pytest.raises(ConfigError) as err:
         FeatureSpec({"features": features, "event_id": ["event"]}, origin="spec.yaml")
     assert fragment in str(err.value) and "spec.yaml" in str(err.value)
+
+
+@pytest.mark.parametrize("top, fragment", [
+    ({"nan_policy": "warn"}, "spec.yaml.nan_policy: 'warn' is not one of raise, replace"),
+    ({"fill": "0"}, "spec.yaml.fill: '0' is not a number"),
+    ({"event_id": "event"}, "spec.yaml.event_id: 'event' is not a list"),
+    ({"define": ["a: x"]}, "spec.yaml.define: ['a: x'] is not a mapping"),
+    ({"features": None}, "spec.yaml.features: None is not a mapping"),
+    ({"feature": {"x": "x"}}, "spec.yaml: unknown key 'feature' (closest: features"),
+])
+def test_spec_top_level_checked_like_every_settings_block(top: dict, fragment: str) -> None:
+    """The spec's keys go through Settings.from_dict, the one mechanism for every settings block."""
+    config = {"features": {"x": "x"}, **top}
+    if "feature" in top:
+        del config["features"]
+    with pytest.raises(ConfigError) as err:
+        FeatureSpec(config, origin="spec.yaml")
+    assert fragment in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_spec_schema_comes_from_the_same_definitions() -> None:
+    from hepml.features.options import FeatureOptions, SpecOptions
+
+    spec, feature = SpecOptions.json_schema(), FeatureOptions.json_schema()
+    assert spec["required"] == ["features"] and feature["required"] == ["expr"]
+    assert spec["properties"]["nan_policy"]["enum"] == ["raise", "replace"]
+    assert feature["properties"]["first"] == {"type": ["integer", "null"], "minimum": 1, "maximum": 1000,
+                                              "description": "default null"}
+    assert spec["properties"]["event_id"]["items"] == {"type": "string"}
+    empty = FeatureSpec({"features": {"x": "x"}, "define": None, "groups": None})  # an empty YAML value
+    assert empty.defines == {} and empty.groups == {}
 
 
 def test_per_object_cut_is_an_error_not_a_silent_object_filter(hzz: str) -> None:

@@ -311,7 +311,7 @@ def test_a_key_written_twice_in_the_workflow_config_fails_the_dry_run(tmp_path: 
     ({"dropout": 1.0}, "dnn.dropout: 1.0 is out of range; it must be < 1"),
     ({"balance_classes": "false"}, "dnn.balance_classes: 'false' is not true or false (e.g. true)"),
     ({"units": 12.7}, "dnn.units: 12.7 is not a whole number (e.g. 128)"),
-    ({"dropuot": 0.2}, "unknown setting 'dropuot' (closest: dropout"),
+    ({"dropuot": 0.2}, "unknown key 'dropuot' (closest: dropout"),
 ])
 def test_settings_out_of_range_are_refused(settings: dict, fragment: str) -> None:
     from hepml.models.dense import DenseConfig

@@ -33,12 +33,11 @@ import awkward as ak
 import numpy as np
 
 from hepml.errors import ConfigError, MissingBranchError, NonFiniteFeatureError, closest
-from hepml.expr import MAX_OBJECTS, Expression
+from hepml.expr import Expression
 from hepml.features.foldkey import DEFAULT_FOLD_KEY, FOLD_KEY, FoldKey
+from hepml.features.options import FeatureOptions, SpecOptions
 from hepml.features.table import FeatureTable
 from hepml.features.values import flat as _flat
-from hepml.features.values import number as _number
-from hepml.features.values import text as _text
 from hepml.io.read import Chunk, Source, iterate
 from hepml.yamlfile import load_yaml
 
@@ -46,9 +45,6 @@ __all__ = ["Feature", "FeatureSpec", "FeatureTable", "RESERVED"]
 
 RESERVED = ("weight", "label", FOLD_KEY)
 MAX_DEFINE_DEPTH = 32  # definitions built on definitions: deeper chains are refused, not recursed into
-_FEATURE_KEYS = {"expr", "first", "fill", "mask", "label", "unit"}
-_SPEC_KEYS = {"tree", "fill", "nan_policy", "nan_value", "cut", "define", "features", "groups",
-              "weight", "label", "event_id", "fold_key", "version", "description"}
 
 
 @dataclass(frozen=True)
@@ -75,37 +71,25 @@ class FeatureSpec:
     def __init__(self, config: Mapping[str, Any], *, origin: str = "feature spec") -> None:
         self.origin = origin
         self.config = dict(config)
-        unknown = sorted(set(self.config) - _SPEC_KEYS)
-        if unknown:
-            raise ConfigError(
-                f"{origin}: unknown key {unknown[0]!r} (closest: {closest(unknown[0], _SPEC_KEYS)});"
-                f" allowed keys: {', '.join(sorted(_SPEC_KEYS))}"
-            )
-        self.tree: str | None = self.config.get("tree")
-        self.fill = _number(self.config.get("fill", 0.0), f"{origin}: fill")
-        self.nan_policy = str(self.config.get("nan_policy", "raise"))
-        if self.nan_policy not in ("raise", "replace"):
-            raise ConfigError(f"{origin}: nan_policy must be 'raise' or 'replace', not {self.nan_policy!r}")
-        self.nan_value = _number(self.config.get("nan_value", 0.0), f"{origin}: nan_value")
-        self.cut = self.config.get("cut")
+        options = SpecOptions.from_dict(self.config, what=origin)
+        self.tree: str | None = options.tree
+        self.fill = float(options.fill)
+        self.nan_policy = options.nan_policy
+        self.nan_value = float(options.nan_value)
+        self.cut = options.cut
         self.defines = {
             str(k): Expression(str(v), context=f"{origin}: define.{k}")
-            for k, v in (self.config.get("define") or {}).items()
+            for k, v in options.define.items()
         }
-        features = self.config.get("features") or {}
-        if not isinstance(features, Mapping):
-            raise ConfigError(f"{origin}: 'features' must be a mapping of name: expression")
-        self.features = [self._feature(str(k), v) for k, v in features.items()]
+        self.features = [self._feature(str(k), v) for k, v in options.features.items()]
         if not self.features:
             raise ConfigError(f"{origin}: 'features' is empty; define at least one feature")
-        self.weight = Expression(str(self.config.get("weight", 1)), context=f"{origin}: weight")
-        self.label = (
-            Expression(str(self.config["label"]), context=f"{origin}: label") if "label" in self.config else None
-        )
-        self.event_id: list[str] = [str(e) for e in (self.config.get("event_id") or [])]
-        self.fold_key = FoldKey.parse(self.config.get("fold_key", DEFAULT_FOLD_KEY), origin)
+        self.weight = Expression(str(1 if options.weight is None else options.weight), context=f"{origin}: weight")
+        self.label = None if options.label is None else Expression(str(options.label), context=f"{origin}: label")
+        self.event_id: list[str] = [str(e) for e in options.event_id]
+        self.fold_key = FoldKey.parse(DEFAULT_FOLD_KEY if options.fold_key is None else options.fold_key, origin)
         self._check_columns()
-        self.groups: dict[str, list[str]] = {k: list(v) for k, v in (self.config.get("groups") or {}).items()}
+        self.groups: dict[str, list[str]] = {k: list(v) for k, v in options.groups.items()}
         for group, cols in self.groups.items():
             for col in cols:
                 if col not in self.columns:
@@ -121,25 +105,10 @@ class FeatureSpec:
             raise ConfigError(f"{key}: {name!r} is reserved; rename the feature")
         if not isinstance(value, Mapping):
             return Feature(name, Expression(str(value), context=key), fill=self.fill)
-        unknown = sorted(set(value) - _FEATURE_KEYS)
-        if unknown:
-            raise ConfigError(
-                f"{key}: unknown key {unknown[0]!r} (closest: {closest(unknown[0], _FEATURE_KEYS)});"
-                f" a feature takes {', '.join(sorted(_FEATURE_KEYS))}"
-            )
-        if "expr" not in value:
-            raise ConfigError(f"{key} needs an 'expr' key")
-        first = value.get("first")
-        if first is not None and (
-            isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= MAX_OBJECTS
-        ):
-            raise ConfigError(f"{key}.first: {first!r} is not a whole number of objects between 1 and {MAX_OBJECTS}")
-        fill = _number(value.get("fill", self.fill), f"{key}.fill")
-        mask = value.get("mask", False)
-        if not isinstance(mask, bool):
-            raise ConfigError(f"{key}.mask: {mask!r} is not true or false")
-        label, unit = (_text(value.get(k), f"{key}.{k}") for k in ("label", "unit"))
-        return Feature(name, Expression(str(value["expr"]), context=key), first, fill, mask, label, unit)
+        options = FeatureOptions.from_dict(dict(value), what=key)
+        fill = self.fill if options.fill is None else float(options.fill)
+        return Feature(name, Expression(options.expr, context=key), options.first, fill, options.mask,
+                       options.label, options.unit)
 
     def _check_columns(self) -> None:
         """Column names must be unique and must not hide the weight, label or an event identifier."""
