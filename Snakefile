@@ -21,18 +21,18 @@ rule all:
         higgs_targets(),
         cosmic_targets(),
         dann_targets(),
-        "results/config.json",
+        results_path("config.json"),
     default_target: True
 
 
 # the resolved configuration next to the results, and in `snakemake --report report.html`
 rule record_config:
     output:
-        report("results/config.json", caption="workflows/report/config.rst", category="Configuration"),
+        report(results_path("config.json"), caption="workflows/report/config.rst", category="Configuration"),
     params:
         text=json.dumps(config, indent=2, sort_keys=True),
     log:
-        "logs/record_config.log",
+        results_path("logs/record_config.log"),
     conda:
         "workflows/envs/hepml.yaml"
     localrule: True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -129,6 +130,13 @@ def test_a_training_jobs_log_says_what_runs(higgs_features: list[Path], tmp_path
     assert len(epochs) == 3 and all("loss" in e and "val_loss" in e and ", lr " in e for e in epochs), out.stderr
     assert any("Keras backend tensorflow; CPU threads" in line for line in lines)
     assert any("dnn fold 1/3: training on" in line for line in lines)
+    # the last line counts what the network trained on, not the whole table (every role, calibration included)
+    done = re.search(r"fold 1/3, training on (\d+) events, early-stopping on (\d+), scoring (\d+) of (\d+) selected",
+                     out.stdout)
+    assert done, out.stdout
+    train, validation, scored, total = map(int, done.groups())
+    assert train + validation + scored < total and train > scored > 0
+    assert f"training on {train} events, early-stopping on {validation}, scoring {scored}" in out.stderr
     assert any("size rule:" in line for line in lines)  # 8000 events: the small-sample settings, said
     assert not [line for line in lines if line.startswith(("I0000", "WARNING: All log messages"))], out.stderr
     quiet = run("--log-level", "WARNING", "train-fold", *map(str, higgs_features), "--spec", str(SPEC), "--fold", "1",

@@ -483,3 +483,18 @@ def test_killed_training_job_is_redone_cleanly(higgs_features: list[Path], tmp_p
     with np.load(reference / "scores.npz") as a, np.load(out / "scores.npz") as b:
         np.testing.assert_array_equal(a["event"], b["event"])
         np.testing.assert_array_equal(a["raw"], b["raw"])
+
+
+def test_one_weight_rule_spec_times_sample_factor() -> None:
+    """The spec's per-event weight times the sample sheet's factor; a factor that reads the spec's
+    weight branch again would count it twice and is refused, naming both."""
+    spec = FeatureSpec({"features": {"x": "x"}, "weight": "genWeight"}, origin="spec.yaml")
+    assert spec.with_sample_weight("0.5071 * 139000 / 4e6", where="sheet ttH").weight.text == \
+        "(genWeight) * (0.5071 * 139000 / 4e6)"
+    assert spec.with_sample_weight("1", where="sheet").weight.text == "genWeight"
+    unweighted = FeatureSpec({"features": {"x": "x"}}, origin="spec.yaml")
+    assert unweighted.with_sample_weight("xsecWeight", where="sheet").weight.text == "xsecWeight"
+    with pytest.raises(ConfigError) as err:
+        spec.with_sample_weight("genWeight * xsecWeight", where="sheet ttH")
+    assert str(err.value).startswith("sheet ttH: weight 'genWeight * xsecWeight' reads 'genWeight', which the "
+                                     "spec's weight 'genWeight' already multiplies in")

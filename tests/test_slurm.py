@@ -199,6 +199,7 @@ def test_workflow_under_slurm_survives_a_killed_job(slurm: dict[str, str], tmp_p
     assert "SLURM" in output and "jobid" in output.lower()
     job_logs = list((work / ".snakemake/slurm_logs").rglob("*.log"))
     assert len(job_logs) >= 10
+    assert not [log for log in job_logs if "CONDOR_CONFIG" in log.read_text()], "HTCondor's warning in a SLURM job log"
     assert not list((work / "results").rglob(".*tmp-*")), "a partial file was left behind"
 
     # the killed job was retried, and its output is what the same job gives when nothing kills it

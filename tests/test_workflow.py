@@ -51,6 +51,13 @@ def test_lint_and_dry_run_of_the_default_config(tmp_path: Path) -> None:
     full = _snakemake(work, "-n", "-p", "--cores", "2", "--configfile", "workflows/config/full.yaml")
     assert full.returncode == 0, full.stderr
     assert "--events=2200000" in full.stdout and '"wires": 512' in full.stdout and '"units": 300' in full.stdout
+    # a second analysis in the same checkout: every output and log under its own folder
+    other = _snakemake(work, "-n", "-p", "--cores", "2", "--config", "results=analyses/ttH")
+    assert other.returncode == 0, other.stderr
+    assert "analyses/ttH/higgs/metrics.json" in other.stdout and "analyses/ttH/logs/higgs/" in other.stdout
+    assert "results/" not in other.stdout.replace("analyses/ttH/", "")
+    escape = _snakemake(work, "-n", "--config", "results=../elsewhere")
+    assert escape.returncode != 0 and "does not match" in escape.stdout + escape.stderr
     bad = work / "bad.yaml"
     bad.write_text(yaml.safe_dump({"higgs": {"kfold": 1}}))
     out = _snakemake(work, "-n", "--configfile", str(bad))
@@ -153,7 +160,11 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
     assert not list((work / "results").rglob(".*.tmp-*"))
     again = _snakemake(work, "-n", "--cores", "2", "--configfile", "small.yaml")
     assert "Nothing to be done" in again.stdout + again.stderr
-    assert "cuInit" not in run.stdout + run.stderr + "".join(p.read_text() for p in (work / "logs").rglob("*.log"))
+    logs = list((work / "results" / "logs").rglob("*.log"))
+    assert len(logs) > 10 and not (work / "logs").exists()  # every job's log under the results folder
+    job_logs = "".join(p.read_text() for p in logs)
+    assert "cuInit" not in run.stdout + run.stderr + job_logs
+    assert "CONDOR_CONFIG" not in job_logs  # HTCondor's plugin may warn in snakemake's own output, never in a job's
     report = _snakemake(work, "--report", "report.html", "--configfile", "small.yaml")
     assert report.returncode == 0, report.stderr[-3000:]
     html = (work / "report.html").read_text()
@@ -167,7 +178,9 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
 
 def test_user_ntuples_from_a_sample_sheet(tmp_path: Path) -> None:
     """Several files per sample (a glob and a list), each scored into its own friend tree; file names
-    with spaces and shell syntax are quoted (nothing runs), a weight starting with '-' is a value."""
+    with spaces and shell syntax are quoted (nothing runs), a weight starting with '-' is a value; the
+    sheet's weight multiplies the spec's (recorded in the bundle, said in the log); everything under
+    the analysis's own results folder."""
     from hepml.simulate.higgs import write_ntuple
 
     work = _workdir(tmp_path)
@@ -178,24 +191,31 @@ def test_user_ntuples_from_a_sample_sheet(tmp_path: Path) -> None:
         write_ntuple(data / f"{names['bkg'][i]}.root", "background", 1500, seed=20 + i, first_event=10**6 + 1000 * i)
     (work / "samples.tsv").write_text(
         "sample\tfiles\ttree\tlabel\tweight\n"
-        "sig\tdata/sig*.root\tEvents\t1\tgenWeight * 2\n"
-        "bkg\tdata/bkg_0.root,data/bkg_1.root\tEvents\t0\t-genWeight * -1\n"
+        "sig\tdata/sig*.root\tEvents\t1\t2\n"
+        "bkg\tdata/bkg_0.root,data/bkg_1.root\tEvents\t0\t-2 * -0.5\n"
     )
     config = yaml.safe_load((work / "workflows/config/user_ntuples.yaml").read_text())
     config["higgs"].update(samples="samples.tsv", kfold=2, dnn=SMALL, bdt={"max_iter": 20})
+    config["results"] = "analyses/user"
     (work / "user.yaml").write_text(yaml.safe_dump(config))
     run = _snakemake(work, "--cores", "2", "--configfile", "user.yaml")
     assert run.returncode == 0, run.stderr[-3000:]
     assert not list(work.rglob("PWNED")), "a file name ran as a shell command"
     for sample, stems in names.items():
         for stem in stems:
-            assert uproot.open(work / f"results/higgs/scores/{sample}/{stem}.root")["scores"].num_entries == 1500
-    weights = uproot.open(work / "results/higgs/features/sig.root")["features"]["weight"].array(library="np")
-    assert set(np.unique(np.abs(weights))) == {2.0}  # the sample sheet's weight expression was used
-    background = uproot.open(work / "results/higgs/features/bkg.root")["features"]["weight"].array(library="np")
+            assert uproot.open(work / f"analyses/user/higgs/scores/{sample}/{stem}.root")["scores"].num_entries == 1500
+    weights = uproot.open(work / "analyses/user/higgs/features/sig.root")["features"]["weight"].array(library="np")
+    assert set(np.unique(np.abs(weights))) == {2.0}  # the spec's genWeight (±1) times the sheet's factor
+    background = uproot.open(work / "analyses/user/higgs/features/bkg.root")["features"]["weight"].array(library="np")
     raw = np.concatenate([uproot.open(data / f"{stem}.root")["Events"]["genWeight"].array(library="np")
                           for stem in names["bkg"]])
-    np.testing.assert_array_equal(background, raw)  # '-genWeight * -1' arrived as a value, not an option
+    np.testing.assert_array_equal(background, raw)  # '-2 * -0.5' arrived as a value, not an option
+    info = json.loads((work / "analyses/user/higgs/models/dnn_all/bundle.json").read_text())
+    assert info["weights"] == {"analyses/user/higgs/features/sig.root": "(genWeight) * (2)",
+                               "analyses/user/higgs/features/bkg.root": "(genWeight) * (-2 * -0.5)"}
+    assert "weights of analyses/user/higgs/features/sig.root: (genWeight) * (2)" in (
+        work / "analyses/user/logs/higgs/features_sig.log").read_text()
+    assert not (work / "results").exists() and not (work / "logs").exists()
 
 
 def test_flat_ntuples_without_event_ids(tmp_path: Path) -> None:

@@ -51,10 +51,10 @@ def cmd_features(args: argparse.Namespace) -> int:
     from hepml.features.files import write_features
 
     spec = FeatureSpec.from_yaml(args.spec)
-    if args.weight is not None:  # a sample's own weight expression (sample sheet) overrides the spec's
-        spec = FeatureSpec({**spec.config, "weight": args.weight}, origin=spec.origin)
+    if args.weight is not None:  # a sample's factor (the sheet's weight column) times the spec's weight
+        spec = spec.with_sample_weight(args.weight, where=f"hepml features --weight (for {args.out})")
     n = write_features(spec, args.inputs, args.out, label=args.label, step_size=args.step_size)
-    print(f"wrote {n} events x {len(spec.columns)} features to {args.out}")
+    print(f"wrote {n} events x {len(spec.columns)} features to {args.out}; weights of {args.out}: {spec.weight.text}")
     return 0
 
 
@@ -139,6 +139,9 @@ def register(verb: AddVerb) -> None:
     p.add_argument("inputs", nargs="+", help="ROOT files, 'file.root:tree' or globs")
     p.add_argument("--spec", required=True, help="feature spec (YAML)")
     p.add_argument("--label", type=float, default=None, help="class label of these events (else the spec's label)")
-    p.add_argument("--weight", default=None, help="per-event weight expression (overrides the spec's weight)")
+    p.add_argument("--weight", default=None,
+                   help="the sample's weight factor (an expression, e.g. cross section x luminosity / events), "
+                        "multiplied with the spec's per-event weight; a factor reading a branch the spec's weight "
+                        "reads is refused (it would count twice)")
     p.add_argument("--step-size", default="100 MB", help="chunk size: entries (1000) or memory ('100 MB')")
     p.add_argument("--out", required=True)

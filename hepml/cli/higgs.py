@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from hepml.cli.common import (
@@ -26,16 +27,25 @@ log = logging.getLogger(__name__)
 
 def _training_table(args: argparse.Namespace) -> tuple[Any, Any]:
     from hepml.features import FeatureSpec
-    from hepml.features.files import read_features
+    from hepml.features.files import feature_weights, read_features
 
     check_outputs([*args.features, args.spec, *getattr(args, "folds", [])], [args.out])
     spec = FeatureSpec.from_yaml(args.spec)
+    for file, weight in feature_weights(args.features).items():
+        log.info("weights of %s: %s", file, weight)
     return spec, read_features(args.features, group_columns(spec, args.group), spec.id_columns,
                                     fold_key=spec.fold_key.text)
 
 
+def _sizes(table: Any, args: argparse.Namespace, folds: Iterable[int]) -> str:
+    """The roles' sizes, not the table's: a log that says what each network trained on."""
+    from hepml.tasks.higgs.train import describe_sizes, fold_sizes
+
+    return describe_sizes([fold_sizes(table, k=args.k, seed=args.seed, model=args.model, fold=f) for f in folds])
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from hepml.features.files import feature_sources
+    from hepml.features.files import feature_sources, feature_weights
     from hepml.tasks.higgs.train import train_kfold
 
     spec, table = _training_table(args)
@@ -43,8 +53,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                        model_config=args.model_config, calibration=args.calibration, prior=args.prior,
                        spec_config=spec.config,
                        inputs=list(args.features), importance=args.importance,
-                       training_data=feature_sources(args.features))
-    print(f"trained {info['model']} on {len(table)} events, {len(table.names)} features, {args.k} folds -> {args.out}")
+                       training_data=feature_sources(args.features), weights=feature_weights(args.features))
+    print(f"trained {info['model']}, {args.k} folds, {len(table.names)} features, on {len(table)} selected events "
+          f"({_sizes(table, args, range(args.k))}) -> {args.out}")
     return 0
 
 
@@ -54,19 +65,21 @@ def cmd_train_fold(args: argparse.Namespace) -> int:
     _, table = _training_table(args)
     train_fold(table, args.out, fold=args.fold, model=args.model, k=args.k, seed=args.seed,
                model_config=args.model_config, importance=args.importance)
-    print(f"trained {args.model} fold {args.fold}/{args.k} on {len(table)} events -> {args.out}")
+    print(f"trained {args.model} fold {args.fold}/{args.k}, {_sizes(table, args, [args.fold])} of "
+          f"{len(table)} selected events -> {args.out}")
     return 0
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from hepml.features.files import feature_sources
+    from hepml.features.files import feature_sources, feature_weights
     from hepml.tasks.higgs.train import assemble_bundle
 
     spec, table = _training_table(args)
     info = assemble_bundle(table, args.folds, args.out, model=args.model, seed=args.seed,
                            model_config=args.model_config, calibration=args.calibration, prior=args.prior,
                            spec_config=spec.config,
-                           inputs=list(args.features), training_data=feature_sources(args.features))
+                           inputs=list(args.features), training_data=feature_sources(args.features),
+                           weights=feature_weights(args.features))
     print(f"assembled {info['k']} folds, {args.calibration} calibration ({args.prior} prior) -> {args.out}")
     return 0
 

@@ -21,11 +21,12 @@ from hepml.io.outputs import check_outputs
 from hepml.io.read import Source, file_uuid, resolve_sources
 from hepml.io.write import write_friend
 
-__all__ = ["write_features", "read_features", "feature_sources", "TREE", "SOURCES"]
+__all__ = ["write_features", "read_features", "feature_sources", "feature_weights", "TREE", "SOURCES"]
 
 TREE = "features"
 SOURCES = "hepml_sources"  # TObjString: JSON {file uuid: path} of the ntuples the features came from
 FOLD_KEY_NOTE = "hepml_fold_key"  # TObjString: the spec's fold_key the fold_key column was computed with
+WEIGHT_NOTE = "hepml_weight"  # TObjString: the weight expression the weight column was computed with
 
 
 def write_features(spec: FeatureSpec, inputs: str | Source | Iterable[str | Source], out: str | os.PathLike[str], *,
@@ -42,7 +43,7 @@ def write_features(spec: FeatureSpec, inputs: str | Source | Iterable[str | Sour
 
     empty = {k: v.dtype for k, v in spec.empty_table().columns().items()}
     sources = {file_uuid(s): s.path for s in resolve_sources(inputs, spec.tree) if not s.remote}
-    notes = {SOURCES: json.dumps(sources), FOLD_KEY_NOTE: spec.fold_key.text}
+    notes = {SOURCES: json.dumps(sources), FOLD_KEY_NOTE: spec.fold_key.text, WEIGHT_NOTE: spec.weight.text}
     write_friend(out, chunks(), tree=TREE, empty_types=empty, notes=notes)
     return count
 
@@ -55,6 +56,16 @@ def feature_sources(files: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
             if SOURCES in f:
                 sources.update(json.loads(str(f[SOURCES])))
     return sources
+
+
+def feature_weights(files: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
+    """``{feature file: weight expression}``: how each file's events were weighted (its sample's
+    factor included), for the bundle's record and the training log."""
+    weights = {}
+    for file in files:
+        with uproot.open(file) as f:
+            weights[os.fspath(file)] = str(f[WEIGHT_NOTE]) if WEIGHT_NOTE in f else "unrecorded (an older hepml)"
+    return weights
 
 
 def read_features(

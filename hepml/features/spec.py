@@ -126,6 +126,23 @@ class FeatureSpec:
                     )
                 taken[column] = f"a column of features.{feature.name}"
 
+    def with_sample_weight(self, factor: str, *, where: str) -> FeatureSpec:
+        """This spec with each event weighted by the spec's ``weight`` times a sample's ``factor``.
+
+        The one rule for weights: the spec gives the per-event weight (the generator weight, say),
+        and a sample adds only its own factor (cross section × luminosity / generated events); a
+        factor reading a branch the spec's weight already reads would count it twice and is refused.
+        """
+        extra = Expression(str(factor), context=f"{where}: weight")
+        shared = sorted(self.weight.names & extra.names)
+        if shared:
+            raise ConfigError(f"{where}: weight {extra.text!r} reads {shared[0]!r}, which the spec's weight "
+                              f"{self.weight.text!r} already multiplies in; give the sample only its own factor "
+                              "(e.g. cross section x luminosity / generated events), or 1")
+        own, more = self.weight.text.strip(), extra.text.strip()
+        weight = own if more == "1" else more if own == "1" else f"({own}) * ({more})"
+        return FeatureSpec({**self.config, "weight": weight}, origin=self.origin)
+
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> FeatureSpec:
         config = load_yaml(path, "feature spec") or {}

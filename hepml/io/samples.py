@@ -2,13 +2,15 @@
 
 A sheet is a TSV file with a header row::
 
-    sample   files                          tree    label  weight              shared
-    ttH      /data/ttH_*.root               Events  1      genWeight * 0.507
-    ttbar    /data/tt_1.root,/data/tt_2.root Events  0      genWeight
+    sample   files                          tree    label  weight                     shared
+    ttH      /data/ttH_*.root               Events  1      0.5071 * 139000 / 4.0e6
+    ttbar    /data/tt_1.root,/data/tt_2.root Events  0      831.76 * 139000 / 2.0e6
 
 ``sample``, ``files`` and ``label`` are required; ``tree`` defaults to ``Events``, ``weight`` to
-``1``, ``shared`` to no.  Every row is checked before any job runs, and a mistake names the sheet,
-the row (its line number) and the column:
+``1``, ``shared`` to no.  The ``weight`` is the sample's factor (cross section × luminosity /
+generated events): it multiplies the spec's per-event ``weight``, the one rule for weights
+(:meth:`hepml.features.FeatureSpec.with_sample_weight`).  Every row is checked before any job
+runs, and a mistake names the sheet, the row (its line number) and the column:
 
 * sample names are unique and safe as one path component (results are written under
   ``results/higgs/features/<sample>.root``): letters, digits, ``_ . + -``, not starting with a dot;

@@ -18,15 +18,27 @@ def hepml_check(*args):
 # PyYAML keeps the last of a key written twice; hepml refuses it in every config file given
 hepml_check("validate-config", *workflow.configfiles)
 validate(config, "../schemas/config.schema.yaml")
+# every output and log of this analysis lives under one folder, so several analyses share a checkout
+RESULTS = os.path.normpath(config.get("results", "results"))
+
+
+def results_path(path):
+    """``path`` (wildcards allowed) inside this analysis's results folder."""
+    return os.path.join(RESULTS, path)
 
 
 def read_sample_sheet(path):
     """{sample: {files, tree, label, weight, shared}} from a TSV sample sheet, checked by
-    `hepml samples` (unique, path-safe names; labels 0 or 1; no file twice; globs expanded)."""
+    `hepml samples` (unique, path-safe names; labels 0 or 1; no file twice; globs expanded).
+    A file written `{results}/...` is one the workflow itself makes (the demo's generated
+    ntuples), under this run's results folder."""
     try:
-        return json.loads(hepml_check("samples", path))
+        samples = json.loads(hepml_check("samples", path))
     except ValueError as err:
         raise ValueError(f"config higgs.samples: {err}") from None
+    for sample in samples.values():
+        sample["files"] = [f.replace("{results}", RESULTS) for f in sample["files"]]
+    return samples
 
 
 def as_json_arg(value):
@@ -57,7 +69,7 @@ HIGGS_BUNDLES = [f"{m}_{fs}" for m in HIGGS_MODELS for fs in HIGGS["featuresets"
 MODEL_GPU = {name: int(entry["gpu"]) for name, entry in json.loads(hepml_check("models")).items()}
 # wildcard constraint for the model part of a bundle name: the configured models, nothing hard-coded
 MODEL_PATTERN = "|".join(HIGGS_MODELS)
-HIGGS_FEATURES = [f"results/higgs/features/{sample}.root" for sample in HIGGS_SAMPLES]
+HIGGS_FEATURES = [f"{RESULTS}/higgs/features/{sample}.root" for sample in HIGGS_SAMPLES]
 if HIGGS["reference"] not in HIGGS_BUNDLES:
     raise ValueError(f"config higgs.reference: {HIGGS['reference']!r} is not one of the trained bundles "
                      f"({', '.join(HIGGS_BUNDLES)}); name one MODEL_FEATURESET of higgs.models and higgs.featuresets")
@@ -81,8 +93,8 @@ def higgs_targets():
     """Metrics, plots and one friend-tree file of scores per input ntuple."""
     if "higgs" not in config.get("tasks", ["higgs"]):
         return []
-    return ["results/higgs/metrics.json", "results/higgs/plots"] + [
-        f"results/higgs/scores/{sample}/{name}.root" for sample, name in HIGGS_FILES
+    return [results_path("higgs/metrics.json"), results_path("higgs/plots")] + [
+        f"{RESULTS}/higgs/scores/{sample}/{name}.root" for sample, name in HIGGS_FILES
     ]
 
 
@@ -109,7 +121,7 @@ COSMIC_SEEDS = [int(seed) for seed in (COSMIC or {}).get("seeds", [config["seed"
 
 def cosmic_evaluations(wildcards):
     """{seed: evaluation} of every seed, the reference (first) seed's first."""
-    return {str(seed): "results/cosmic/evaluation.json" if i == 0 else f"results/cosmic/seed{seed}/evaluation.json"
+    return {str(seed): results_path("cosmic/evaluation.json") if i == 0 else f"{RESULTS}/cosmic/seed{seed}/evaluation.json"
             for i, seed in enumerate(COSMIC_SEEDS)}
 
 
@@ -117,7 +129,7 @@ def cosmic_targets():
     """Metrics, event displays and per-pixel scores of the test sample (nothing if not configured)."""
     if not COSMIC or "cosmic" not in config.get("tasks", []):
         return []
-    return ["results/cosmic/metrics.json", "results/cosmic/displays", "results/cosmic/scores/test.root"]
+    return [results_path("cosmic/metrics.json"), results_path("cosmic/displays"), results_path("cosmic/scores/test.root")]
 
 
 # --- Domain adaptation (DANN) -----------------------------------------------------------------
@@ -144,9 +156,9 @@ def dann_runs(wildcards):
     LArTPC study, once per seed."""
     runs = {}
     for seed in DANN_SEEDS:
-        runs.update({f"higgs/{shift}/{seed}": f"results/dann/higgs/{shift}/seed{seed}" for shift in DANN_SHIFTS})
+        runs.update({f"higgs/{shift}/{seed}": f"{RESULTS}/dann/higgs/{shift}/seed{seed}" for shift in DANN_SHIFTS})
         if DANN_LARTPC:
-            runs[f"lartpc/{seed}"] = f"results/dann/lartpc/seed{seed}"
+            runs[f"lartpc/{seed}"] = f"{RESULTS}/dann/lartpc/seed{seed}"
     return runs
 
 
@@ -158,4 +170,4 @@ def dann_targets():
     """The side-by-side metrics and plots (nothing unless `dann` is among the tasks)."""
     if "dann" not in config.get("tasks", []):
         return []
-    return ["results/dann/metrics.json"]
+    return [results_path("dann/metrics.json")]

@@ -5,7 +5,7 @@
 
 rule cosmic_generate:
     output:
-        events="results/cosmic/events/{sample}.root",
+        events=results_path("cosmic/events/{sample}.root"),
     params:
         events=lambda wc: COSMIC["events"][wc.sample],
         seed=lambda wc: config["seed"] + (0 if wc.sample == "train" else 1),
@@ -17,7 +17,7 @@ rule cosmic_generate:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/cosmic/generate_{sample}.log",
+        results_path("logs/cosmic/generate_{sample}.log"),
     resources:
         mem_mb=3000,
         runtime=10,
@@ -28,9 +28,9 @@ rule cosmic_generate:
 
 rule cosmic_train:
     input:
-        events="results/cosmic/events/train.root",
+        events=results_path("cosmic/events/train.root"),
     output:
-        bundle=directory("results/cosmic/model"),
+        bundle=directory(results_path("cosmic/model")),
     params:
         shape=cosmic_shape(),
         config=as_json_arg(COSMIC["uresnet"]) if COSMIC else "{}",
@@ -39,7 +39,7 @@ rule cosmic_train:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/cosmic/train.log",
+        results_path("logs/cosmic/train.log"),
     resources:
         mem_mb=6000,
         runtime=120,
@@ -52,10 +52,10 @@ rule cosmic_train:
 
 rule cosmic_score:
     input:
-        bundle="results/cosmic/model",
-        events="results/cosmic/events/{sample}.root",
+        bundle=results_path("cosmic/model"),
+        events=results_path("cosmic/events/{sample}.root"),
     output:
-        scores="results/cosmic/scores/{sample}.root",
+        scores=results_path("cosmic/scores/{sample}.root"),
     params:
         threshold=COSMIC["threshold"] if COSMIC else 0.5,
         mirrors=cosmic_mirrors_flag(),
@@ -63,7 +63,7 @@ rule cosmic_score:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/cosmic/score_{sample}.log",
+        results_path("logs/cosmic/score_{sample}.log"),
     resources:
         mem_mb=4000,
         runtime=30,
@@ -74,12 +74,12 @@ rule cosmic_score:
 
 rule cosmic_evaluate:
     input:
-        bundle="results/cosmic/model",
-        events="results/cosmic/events/test.root",
-        scores="results/cosmic/scores/test.root",
+        bundle=results_path("cosmic/model"),
+        events=results_path("cosmic/events/test.root"),
+        scores=results_path("cosmic/scores/test.root"),
     output:
-        metrics="results/cosmic/evaluation.json",
-        displays=report(directory("results/cosmic/displays"), patterns=["{name}.png"], caption="../report/cosmic.rst",
+        metrics=results_path("cosmic/evaluation.json"),
+        displays=report(directory(results_path("cosmic/displays")), patterns=["{name}.png"], caption="../report/cosmic.rst",
                         category="Cosmic"),
     params:
         label=PLOT_LABEL,
@@ -89,7 +89,7 @@ rule cosmic_evaluate:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/cosmic/evaluate.log",
+        results_path("logs/cosmic/evaluate.log"),
     resources:
         mem_mb=4000,
         runtime=15,
@@ -101,48 +101,48 @@ rule cosmic_evaluate:
 
 use rule cosmic_train as cosmic_train_seed with:
     output:
-        bundle=directory("results/cosmic/seed{seed}/model"),
+        bundle=directory(results_path("cosmic/seed{seed}/model")),
     params:
         shape=cosmic_shape(),
         config=as_json_arg(COSMIC["uresnet"]) if COSMIC else "{}",
         seed=lambda wc: int(wc.seed),
     log:
-        "logs/cosmic/seed{seed}/train.log",
+        results_path("logs/cosmic/seed{seed}/train.log"),
 
 
 use rule cosmic_score as cosmic_score_seed with:
     input:
-        bundle="results/cosmic/seed{seed}/model",
-        events="results/cosmic/events/{sample}.root",
+        bundle=results_path("cosmic/seed{seed}/model"),
+        events=results_path("cosmic/events/{sample}.root"),
     output:
-        scores="results/cosmic/seed{seed}/scores/{sample}.root",
+        scores=results_path("cosmic/seed{seed}/scores/{sample}.root"),
     log:
-        "logs/cosmic/seed{seed}/score_{sample}.log",
+        results_path("logs/cosmic/seed{seed}/score_{sample}.log"),
 
 
 use rule cosmic_evaluate as cosmic_evaluate_seed with:
     input:
-        bundle="results/cosmic/seed{seed}/model",
-        events="results/cosmic/events/test.root",
-        scores="results/cosmic/seed{seed}/scores/test.root",
+        bundle=results_path("cosmic/seed{seed}/model"),
+        events=results_path("cosmic/events/test.root"),
+        scores=results_path("cosmic/seed{seed}/scores/test.root"),
     output:
-        metrics="results/cosmic/seed{seed}/evaluation.json",
-        displays=directory("results/cosmic/seed{seed}/displays"),
+        metrics=results_path("cosmic/seed{seed}/evaluation.json"),
+        displays=directory(results_path("cosmic/seed{seed}/displays")),
     log:
-        "logs/cosmic/seed{seed}/evaluate.log",
+        results_path("logs/cosmic/seed{seed}/evaluate.log"),
 
 
 rule cosmic_metrics:
     input:
         unpack(cosmic_evaluations),
     output:
-        metrics=report("results/cosmic/metrics.json", caption="../report/cosmic.rst", category="Cosmic"),
+        metrics=report(results_path("cosmic/metrics.json"), caption="../report/cosmic.rst", category="Cosmic"),
     params:
         parts=lambda wc, input: [f"{seed}={path}" for seed, path in input.items()],
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/cosmic/metrics.log",
+        results_path("logs/cosmic/metrics.log"),
     resources:
         mem_mb=1000,
         runtime=5,

@@ -5,7 +5,7 @@
 
 rule dann_generate:
     output:
-        ntuple="results/dann/higgs/{domain}/ntuples/{process}.root",
+        ntuple=results_path("dann/higgs/{domain}/ntuples/{process}.root"),
     params:
         events=DANN_HIGGS.get("events_per_class", 50000),
         # every domain its own events: the source and each shift are independent samples
@@ -19,7 +19,7 @@ rule dann_generate:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/dann/higgs/{domain}/generate_{process}.log",
+        results_path("logs/dann/higgs/{domain}/generate_{process}.log"),
     resources:
         mem_mb=2000,
         runtime=10,
@@ -30,10 +30,10 @@ rule dann_generate:
 
 rule dann_features:
     input:
-        ntuple="results/dann/higgs/{domain}/ntuples/{process}.root",
+        ntuple=results_path("dann/higgs/{domain}/ntuples/{process}.root"),
         spec=HIGGS["spec"],
     output:
-        features="results/dann/higgs/{domain}/features/{process}.root",
+        features=results_path("dann/higgs/{domain}/features/{process}.root"),
     params:
         label=lambda wc: 1 if wc.process == "signal" else 0,
     wildcard_constraints:
@@ -42,7 +42,7 @@ rule dann_features:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/dann/higgs/{domain}/features_{process}.log",
+        results_path("logs/dann/higgs/{domain}/features_{process}.log"),
     resources:
         mem_mb=3000,
         runtime=20,
@@ -52,11 +52,11 @@ rule dann_features:
 
 rule dann_higgs:
     input:
-        source=expand("results/dann/higgs/source/features/{process}.root", process=["signal", "background"]),
-        target=expand("results/dann/higgs/{{shift}}/features/{process}.root", process=["signal", "background"]),
+        source=expand(results_path("dann/higgs/source/features/{process}.root"), process=["signal", "background"]),
+        target=expand(results_path("dann/higgs/{{shift}}/features/{process}.root"), process=["signal", "background"]),
         spec=HIGGS["spec"],
     output:
-        run=report(directory("results/dann/higgs/{shift}/seed{seed}"), patterns=["plots/{name}.png"],
+        run=report(directory(results_path("dann/higgs/{shift}/seed{seed}")), patterns=["plots/{name}.png"],
                    caption="../report/dann.rst", category="DANN", subcategory="Higgs {shift}, seed {seed}"),
     params:
         label=PLOT_LABEL,
@@ -70,7 +70,7 @@ rule dann_higgs:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/dann/higgs/{shift}/seed{seed}.log",
+        results_path("logs/dann/higgs/{shift}/seed{seed}.log"),
     resources:
         mem_mb=6000,
         runtime=60,
@@ -83,7 +83,7 @@ rule dann_higgs:
 
 rule dann_lartpc_generate:
     output:
-        events="results/dann/lartpc/events/{domain}_{sample}.root",
+        events=results_path("dann/lartpc/events/{domain}_{sample}.root"),
     params:
         events=lambda wc: DANN_LARTPC["events"][wc.sample],
         seed=lambda wc: config["seed"] + {"source_train": 20, "source_test": 21, "target_train": 22, "target_test": 23}[f"{wc.domain}_{wc.sample}"],
@@ -97,7 +97,7 @@ rule dann_lartpc_generate:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/dann/lartpc_generate_{domain}_{sample}.log",
+        results_path("logs/dann/lartpc_generate_{domain}_{sample}.log"),
     resources:
         mem_mb=3000,
         runtime=10,
@@ -108,12 +108,12 @@ rule dann_lartpc_generate:
 
 rule dann_lartpc:
     input:
-        source_train="results/dann/lartpc/events/source_train.root",
-        source_test="results/dann/lartpc/events/source_test.root",
-        target_train="results/dann/lartpc/events/target_train.root",
-        target_test="results/dann/lartpc/events/target_test.root",
+        source_train=results_path("dann/lartpc/events/source_train.root"),
+        source_test=results_path("dann/lartpc/events/source_test.root"),
+        target_train=results_path("dann/lartpc/events/target_train.root"),
+        target_test=results_path("dann/lartpc/events/target_test.root"),
     output:
-        run=report(directory("results/dann/lartpc/seed{seed}"), patterns=["plots/{name}.png"],
+        run=report(directory(results_path("dann/lartpc/seed{seed}")), patterns=["plots/{name}.png"],
                    caption="../report/dann.rst", category="DANN", subcategory="LArTPC, seed {seed}"),
     params:
         label=PLOT_LABEL,
@@ -126,7 +126,7 @@ rule dann_lartpc:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/dann/lartpc/seed{seed}.log",
+        results_path("logs/dann/lartpc/seed{seed}.log"),
     resources:
         mem_mb=6000,
         runtime=120,
@@ -142,8 +142,8 @@ rule dann_metrics:
     input:
         unpack(dann_runs),
     output:
-        metrics=report("results/dann/metrics.json", caption="../report/dann.rst", category="DANN"),
-        plots=report(directory("results/dann/plots"), patterns=["{name}.png"], caption="../report/dann.rst",
+        metrics=report(results_path("dann/metrics.json"), caption="../report/dann.rst", category="DANN"),
+        plots=report(directory(results_path("dann/plots")), patterns=["{name}.png"], caption="../report/dann.rst",
                      category="DANN", subcategory="over seeds"),
     params:
         # STUDY/SEED=metrics.json, e.g. higgs/jes/42=results/dann/higgs/jes/seed42/metrics.json
@@ -153,7 +153,7 @@ rule dann_metrics:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/dann/metrics.log",
+        results_path("logs/dann/metrics.log"),
     resources:
         mem_mb=1000,
         runtime=5,

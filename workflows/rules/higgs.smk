@@ -3,7 +3,7 @@
 
 rule higgs_generate:
     output:
-        ntuple="results/higgs/ntuples/{process}.root",
+        ntuple=results_path("higgs/ntuples/{process}.root"),
     params:
         events=HIGGS.get("generate", {}).get("events_per_class", 200000),
         seed=config["seed"],
@@ -14,7 +14,7 @@ rule higgs_generate:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/higgs/generate_{process}.log",
+        results_path("logs/higgs/generate_{process}.log"),
     resources:
         mem_mb=2000,
         runtime=10,
@@ -28,7 +28,7 @@ rule higgs_features:
         ntuples=lambda wc: HIGGS_SAMPLES[wc.sample]["files"],
         spec=HIGGS["spec"],
     output:
-        features="results/higgs/features/{sample}.root",
+        features=results_path("higgs/features/{sample}.root"),
     params:
         sources=lambda wc: [f"{f}:{HIGGS_SAMPLES[wc.sample]['tree']}" for f in HIGGS_SAMPLES[wc.sample]["files"]],
         label=lambda wc: HIGGS_SAMPLES[wc.sample]["label"],
@@ -36,7 +36,7 @@ rule higgs_features:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/higgs/features_{sample}.log",
+        results_path("logs/higgs/features_{sample}.log"),
     resources:
         mem_mb=3000,
         runtime=20,
@@ -50,7 +50,7 @@ rule higgs_train_fold:
         features=HIGGS_FEATURES,
         spec=HIGGS["spec"],
     output:
-        fold=directory("results/higgs/folds/{model}_{featureset}/fold{fold}"),
+        fold=directory(results_path("higgs/folds/{model}_{featureset}/fold{fold}")),
     params:
         k=HIGGS["kfold"],
         seed=config["seed"],
@@ -65,7 +65,7 @@ rule higgs_train_fold:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/higgs/train_{model}_{featureset}_fold{fold}.log",
+        results_path("logs/higgs/train_{model}_{featureset}_fold{fold}.log"),
     resources:
         mem_mb=6000,
         runtime=60,
@@ -82,11 +82,11 @@ rule higgs_calibrate:
         features=HIGGS_FEATURES,
         spec=HIGGS["spec"],
         folds=lambda wc: expand(
-            "results/higgs/folds/{model}_{featureset}/fold{fold}",
+            results_path("higgs/folds/{model}_{featureset}/fold{fold}"),
             model=wc.model, featureset=wc.featureset, fold=range(HIGGS["kfold"]),
         ),
     output:
-        bundle=directory("results/higgs/models/{model}_{featureset}"),
+        bundle=directory(results_path("higgs/models/{model}_{featureset}")),
     params:
         seed=config["seed"],
         calibration=HIGGS["calibration"],
@@ -97,7 +97,7 @@ rule higgs_calibrate:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/higgs/calibrate_{model}_{featureset}.log",
+        results_path("logs/higgs/calibrate_{model}_{featureset}.log"),
     resources:
         mem_mb=4000,
         runtime=15,
@@ -109,16 +109,16 @@ rule higgs_calibrate:
 
 rule higgs_score:
     input:
-        bundle=f"results/higgs/models/{HIGGS['reference']}",
+        bundle=f"{RESULTS}/higgs/models/{HIGGS['reference']}",
         ntuple=lambda wc: HIGGS_FILES[(wc.sample, wc.name)],
     output:
-        scores="results/higgs/scores/{sample}/{name}.root",
+        scores=results_path("higgs/scores/{sample}/{name}.root"),
     params:
         source=lambda wc: f"{HIGGS_FILES[(wc.sample, wc.name)]}:{HIGGS_SAMPLES[wc.sample]['tree']}",
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/higgs/score_{sample}_{name}.log",
+        results_path("logs/higgs/score_{sample}_{name}.log"),
     resources:
         mem_mb=3000,
         runtime=30,
@@ -128,15 +128,15 @@ rule higgs_score:
 
 rule higgs_evaluate:
     input:
-        bundles=expand("results/higgs/models/{bundle}", bundle=HIGGS_BUNDLES),
+        bundles=expand(results_path("higgs/models/{bundle}"), bundle=HIGGS_BUNDLES),
     output:
-        metrics=report("results/higgs/metrics.json", caption="../report/higgs_metrics.rst", category="Higgs"),
+        metrics=report(results_path("higgs/metrics.json"), caption="../report/higgs_metrics.rst", category="Higgs"),
     params:
         reference=HIGGS["reference"],
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/higgs/evaluate.log",
+        results_path("logs/higgs/evaluate.log"),
     resources:
         mem_mb=3000,
         runtime=10,
@@ -146,10 +146,10 @@ rule higgs_evaluate:
 
 rule higgs_plot:
     input:
-        bundles=expand("results/higgs/models/{bundle}", bundle=HIGGS_BUNDLES),
+        bundles=expand(results_path("higgs/models/{bundle}"), bundle=HIGGS_BUNDLES),
         features=HIGGS_FEATURES,
     output:
-        plots=report(directory("results/higgs/plots"), patterns=["{name}.png"], caption="../report/higgs_plots.rst",
+        plots=report(directory(results_path("higgs/plots")), patterns=["{name}.png"], caption="../report/higgs_plots.rst",
                      category="Higgs"),
     params:
         label=PLOT_LABEL,
@@ -157,7 +157,7 @@ rule higgs_plot:
     conda:
         "../envs/hepml.yaml"
     log:
-        "logs/higgs/plot.log",
+        results_path("logs/higgs/plot.log"),
     resources:
         mem_mb=3000,
         runtime=10,

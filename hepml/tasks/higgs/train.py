@@ -26,7 +26,8 @@ from hepml.models.registry import FittedFold, get_model, load_fit
 from hepml.settings import SEED, check_limits
 from hepml.split import CALIBRATION, TRAIN, VALIDATION, fold_of, role_of
 
-__all__ = ["train_kfold", "train_fold", "assemble_bundle", "fold_masks", "FINGERPRINT"]
+__all__ = ["train_kfold", "train_fold", "assemble_bundle", "fold_masks", "fold_sizes", "describe_sizes",
+           "FINGERPRINT"]
 
 log = logging.getLogger(__name__)
 FINGERPRINT = "fingerprint.npz"  # the training events' fingerprint in a bundle (hepml.features.fingerprint)
@@ -120,6 +121,22 @@ def _check_split(table: FeatureTable, k: int, seed: int, fold_key: str) -> None:
                           "event")
 
 
+def fold_sizes(table: FeatureTable, *, k: int, seed: int, model: str, fold: int,
+               fold_key: str = FOLD_KEY) -> dict[str, int]:
+    """How many events fold ``fold``'s model trains on, early-stops on and scores: what a log
+    should say, since the table's size counts every role (and the calibration part) together."""
+    masks = fold_masks(table.event_id[fold_key], k, seed, fold, early_stopping=get_model(model).early_stopping)
+    return {role: int(mask.sum()) for role, mask in zip(("train", "validation", "scored"), masks)}
+
+
+def describe_sizes(sizes: list[dict[str, int]]) -> str:
+    """``training on 2748-2844 events, early-stopping on 337-344, scoring 1734-1798`` over folds."""
+    def span(role: str) -> str:
+        low, high = min(s[role] for s in sizes), max(s[role] for s in sizes)
+        return f"{low}" if low == high else f"{low}-{high}"
+    return f"training on {span('train')} events, early-stopping on {span('validation')}, scoring {span('scored')}"
+
+
 def train_fold(
     table: FeatureTable,
     out: str | os.PathLike[str],
@@ -140,8 +157,8 @@ def train_fold(
         raise ConfigError(f"fold {fold} is outside 0 .. {k - 1}")
     events = table.event_id[fold_key]
     train, val, test = fold_masks(events, k, seed, fold, early_stopping=get_model(model).early_stopping)
-    log.info("%s fold %d/%d: training on %d events, early stopping on %d, scoring %d", model, fold, k,
-             int(train.sum()), int(val.sum()), int(test.sum()))
+    log.info("%s fold %d/%d: %s", model, fold, k,
+             describe_sizes([{"train": int(train.sum()), "validation": int(val.sum()), "scored": int(test.sum())}]))
     with atomic_path(out, kind="fold") as folder:
         folder.mkdir()
         fitted = _fit(model, table, train, val, dict(model_config or {}), seed + fold, folder, fold)
@@ -176,6 +193,7 @@ def assemble_bundle(
     spec_config: dict[str, Any] | None = None,
     inputs: list[str] | None = None,
     training_data: dict[str, str] | None = None,
+    weights: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Gather the fold jobs' outputs into one bundle; fit the calibrator on the out-of-fold scores of
     the calibration events (never trained on), weighted for the class ``prior`` (see
@@ -210,7 +228,8 @@ def assemble_bundle(
                       "trained_with": folds_info["trained_with"]},
             fingerprint=fingerprint.describe(FINGERPRINT) if fingerprint is not None else {"off": why},
             losses=folds_info["losses"], inputs=list(inputs or []), spec_config=spec_config or {},
-            calibrator=calibrator, history=folds_info["history"], training_data=dict(training_data or {}))
+            calibrator=calibrator, history=folds_info["history"], training_data=dict(training_data or {}),
+            weights=dict(weights or {}))
 
 
 def _gather_folds(fold_dirs: list[Path], folder: Path, raw: np.ndarray, events: np.ndarray, folds: np.ndarray,
@@ -257,6 +276,7 @@ def train_kfold(
     inputs: list[str] | None = None,
     importance: bool = False,
     training_data: dict[str, str] | None = None,
+    weights: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """All folds in this process, then the bundle: :func:`train_fold` k times and :func:`assemble_bundle`.
 
@@ -270,4 +290,4 @@ def train_kfold(
                            model_config=model_config, importance=importance) for j in range(k)]
         return assemble_bundle(table, dirs, out, model=model, seed=seed, fold_key=fold_key, model_config=model_config,
                                calibration=calibration, prior=prior, spec_config=spec_config, inputs=inputs,
-                               training_data=training_data)
+                               training_data=training_data, weights=weights)
