@@ -47,17 +47,21 @@ _KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: 
           dict: "a mapping"}
 
 
-_OPTIONAL = {"int | None": 0, "float | None": 0.0, "str | None": "", "bool | None": False}
-_SAMPLES = {"int": 0, "float": 0.0, "str": "", "bool": False, "dict[str, Any]": {}, "tuple[str, ...]": ()}
+_SAMPLES = {"int": 0, "float": 0.0, "str": "", "bool": False, "dict": {}, "tuple": ()}  # by annotation
 
 
 def _sample(f: Any) -> Any:
-    """A value of the field's type: its default, or one made from its annotation when there is none."""
+    """A value of the field's type: its default, or one made from its annotation (``int | None``,
+    ``tuple[str, ...]``) when there is none; None for an annotation such as ``Any`` (not checked)."""
     if f.default is not MISSING and f.default is not None:
         return f.default
     if f.default_factory is not MISSING:
         return f.default_factory()
-    return _OPTIONAL.get(str(f.type), _SAMPLES.get(str(f.type)))
+    return _SAMPLES.get(str(f.type).removesuffix(" | None").split("[")[0])
+
+
+def _required(f: Any) -> bool:
+    return f.default is MISSING and f.default_factory is MISSING
 
 
 def _type_ok(value: Any, default: Any) -> bool:
@@ -93,8 +97,7 @@ class Settings:
         if bad:
             raise ConfigError(f"{what}: unknown key {bad[0]!r} (closest: {closest(str(bad[0]), known)}); "
                               f"known: {', '.join(sorted(known))}")
-        missing = [name for name, f in known.items()
-                   if f.default is MISSING and f.default_factory is MISSING and name not in values]
+        missing = [name for name, f in known.items() if _required(f) and name not in values]
         if missing:
             raise ConfigError(f"{what}: needs the key {missing[0]!r}")
         converted = {}
@@ -128,8 +131,7 @@ class Settings:
             elif f.default_factory is not MISSING:
                 entry["description"] = f"default {json.dumps(f.default_factory())}"
             properties[f.name] = entry
-        required = [f.name for f in fields(cls)  # type: ignore[arg-type]
-                    if f.default is MISSING and f.default_factory is MISSING]
+        required = [f.name for f in fields(cls) if _required(f)]  # type: ignore[arg-type]
         schema = {"type": "object", "additionalProperties": False, "properties": properties,
                   "description": (cls.__doc__ or cls.what).strip().splitlines()[0]}
         return {**schema, "required": required} if required else schema

@@ -25,16 +25,18 @@ __all__ = ["register"]
 log = logging.getLogger(__name__)
 
 
-def _training_table(args: argparse.Namespace) -> tuple[Any, Any]:
+def _training_table(args: argparse.Namespace) -> tuple[Any, Any, dict[str, str]]:
+    """The spec, the feature table and each feature file's weight expression (logged here, once)."""
     from hepml.features import FeatureSpec
     from hepml.features.files import feature_weights, read_features
 
     check_outputs([*args.features, args.spec, *getattr(args, "folds", [])], [args.out])
     spec = FeatureSpec.from_yaml(args.spec)
-    for file, weight in feature_weights(args.features).items():
+    weights = feature_weights(args.features)
+    for file, weight in weights.items():
         log.info("weights of %s: %s", file, weight)
     return spec, read_features(args.features, group_columns(spec, args.group), spec.id_columns,
-                                    fold_key=spec.fold_key.text)
+                               fold_key=spec.fold_key.text), weights
 
 
 def _sizes(table: Any, args: argparse.Namespace, folds: Iterable[int]) -> str:
@@ -45,15 +47,15 @@ def _sizes(table: Any, args: argparse.Namespace, folds: Iterable[int]) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from hepml.features.files import feature_sources, feature_weights
+    from hepml.features.files import feature_sources
     from hepml.tasks.higgs.train import train_kfold
 
-    spec, table = _training_table(args)
+    spec, table, weights = _training_table(args)
     info = train_kfold(table, args.out, model=args.model, k=args.k, seed=args.seed,
                        model_config=args.model_config, calibration=args.calibration, prior=args.prior,
                        spec_config=spec.config,
                        inputs=list(args.features), importance=args.importance,
-                       training_data=feature_sources(args.features), weights=feature_weights(args.features))
+                       training_data=feature_sources(args.features), weights=weights)
     print(f"trained {info['model']}, {args.k} folds, {len(table.names)} features, on {len(table)} selected events "
           f"({_sizes(table, args, range(args.k))}) -> {args.out}")
     return 0
@@ -62,7 +64,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_train_fold(args: argparse.Namespace) -> int:
     from hepml.tasks.higgs.train import train_fold
 
-    _, table = _training_table(args)
+    _, table, _ = _training_table(args)
     train_fold(table, args.out, fold=args.fold, model=args.model, k=args.k, seed=args.seed,
                model_config=args.model_config, importance=args.importance)
     print(f"trained {args.model} fold {args.fold}/{args.k}, {_sizes(table, args, [args.fold])} of "
@@ -71,15 +73,15 @@ def cmd_train_fold(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from hepml.features.files import feature_sources, feature_weights
+    from hepml.features.files import feature_sources
     from hepml.tasks.higgs.train import assemble_bundle
 
-    spec, table = _training_table(args)
+    spec, table, weights = _training_table(args)
     info = assemble_bundle(table, args.folds, args.out, model=args.model, seed=args.seed,
                            model_config=args.model_config, calibration=args.calibration, prior=args.prior,
                            spec_config=spec.config,
                            inputs=list(args.features), training_data=feature_sources(args.features),
-                           weights=feature_weights(args.features))
+                           weights=weights)
     print(f"assembled {info['k']} folds, {args.calibration} calibration ({args.prior} prior) -> {args.out}")
     return 0
 

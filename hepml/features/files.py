@@ -48,24 +48,24 @@ def write_features(spec: FeatureSpec, inputs: str | Source | Iterable[str | Sour
     return count
 
 
+def _note(file: str | os.PathLike[str], name: str) -> str | None:
+    """A note (TObjString) ``write_features`` left in a feature file; None in files from before it."""
+    with uproot.open(file) as f:
+        return str(f[name]) if name in f else None
+
+
 def feature_sources(files: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
     """``{uuid: path}`` of the ntuples the feature files were built from (what a bundle trained on)."""
     sources: dict[str, str] = {}
     for file in files:
-        with uproot.open(file) as f:
-            if SOURCES in f:
-                sources.update(json.loads(str(f[SOURCES])))
+        sources.update(json.loads(_note(file, SOURCES) or "{}"))
     return sources
 
 
 def feature_weights(files: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
     """``{feature file: weight expression}``: how each file's events were weighted (its sample's
     factor included), for the bundle's record and the training log."""
-    weights = {}
-    for file in files:
-        with uproot.open(file) as f:
-            weights[os.fspath(file)] = str(f[WEIGHT_NOTE]) if WEIGHT_NOTE in f else "unrecorded (an older hepml)"
-    return weights
+    return {os.fspath(file): _note(file, WEIGHT_NOTE) or "unrecorded (an older hepml)" for file in files}
 
 
 def read_features(
