@@ -127,8 +127,9 @@ def _higgs(metrics: dict[str, Any]) -> str:
     rejection = [[name, *(f"{r[eff]:.1f}" for eff in sorted(r))]
                  for name, r in sorted(metrics["rejection_at_eff_by_model"].items())]
     effs = sorted(next(iter(metrics["rejection_at_eff_by_model"].values())))
-    over = [[name, _num(o["loss_train"], ".4f"), _num(o["loss_validation"], ".4f"), _num(o["loss_test"], ".4f"),
-             _num(o["relative_gap"], "+.1%"), "yes" if o["overtrained"] else "no"]
+    over = [[name, _num(o["loss_train"], ".4f"), _num(o["loss_test"], ".4f"), _num(o["relative_gap"], "+.1%"),
+             *(f"{o['ks'][c]['statistic']:.4f} ({o['ks'][c]['pvalue']:.1g})" if c in o["ks"] else ""
+               for c in ("signal", "background")), "yes" if o["overtrained"] else "no"]
             for name, o in sorted(metrics["overtraining"].items())]
     return ("#### Higgs: AUC (± bootstrap standard deviation)\n\n" + auc
             + f"\nCalibrated score of `{metrics['reference']}` (prior `{metrics['calibration_prior']}`): "
@@ -137,7 +138,8 @@ def _higgs(metrics: dict[str, Any]) -> str:
             "#### Higgs: background rejection 1/ε_B at signal efficiency ε_S\n\n"
             + _table(["bundle", *(f"ε_S = {e}" for e in effs)], rejection)
             + "\n#### Higgs: overtraining check\n\n"
-            + _table(["bundle", "train loss", "validation loss", "test loss", "test − train", "flagged"], over))
+            + _table(["bundle", "train loss", "test loss", "test − train", "KS signal (p)", "KS background (p)",
+                      "flagged"], over))
 
 
 def _cosmic(metrics: dict[str, Any]) -> str:

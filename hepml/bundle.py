@@ -5,12 +5,12 @@
     bundle/
       bundle.json        what it is: model kind, feature columns, k-fold key and seed, provenance
       feature_spec.yaml  the spec the features were built with (scoring rebuilds them with it)
-      fold0.keras ...    one network per fold (loaded with safe_mode: no code runs on load)
+      fold0.keras ...    one model per fold, in its model's own safe format (Keras safe_mode,
+                         xgboost JSON, skops with only the tree type trusted): no code runs on load
       calibration.json   the calibrator's parameters (JSON, never pickle)
       oof.root           out-of-fold scores of every training event, for evaluation
       history.json       training curves
 
-Baseline BDT bundles hold ``oof.root`` and their numbers for comparison but no loadable model.
 ``bundle.json`` is checked against ``hepml/schemas/bundle.v1.schema.json`` when it is written and
 every time it is read, and for consistency (one network per fold, files inside the folder, columns
 the spec builds, a well-formed calibration) before a single event is scored.
@@ -56,7 +56,7 @@ __all__ = [
     "load_spec",
     "load_calibrator",
     "load_keras_file",
-    "load_keras_models",
+    "load_fold_models",
 ]
 
 BUNDLE_FILE = "bundle.json"
@@ -64,7 +64,7 @@ FORMAT_VERSION = 1
 SCHEMA = f"schemas/bundle.v{FORMAT_VERSION}.schema.json"
 INTEGRITY = "integrity"
 _PACKAGES = ("hepml", "numpy", "awkward", "uproot", "vector", "tensorflow", "jax", "torch", "keras", "scikit-learn",
-             "xgboost")
+             "skops", "xgboost")
 
 
 def file_hash(path: str | os.PathLike[str], *, algorithm: str = "sha256") -> str:
@@ -236,7 +236,7 @@ def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _check_consistency(folder: Path, meta: Path, info: dict[str, Any]) -> None:
     models = info["models"]
-    if info["kind"] == "keras" and len(models) != info["k"]:
+    if (info["kind"] == "keras" or (info["kind"] == "baseline" and models)) and len(models) != info["k"]:
         raise BundleError(
             f"{meta}: key 'k' is {info['k']} but key 'models' lists {len(models)} network(s); every "
             "fold needs its own network, or events would be scored by none (retrain the bundle)"
@@ -307,14 +307,39 @@ def load_keras_file(path: str | os.PathLike[str], name: str, info: dict[str, Any
         ) from None
 
 
-def load_keras_models(path: str | os.PathLike[str], info: dict[str, Any]) -> list[Any]:
-    """The fold networks, in fold order."""
-    if info.get("kind") != "keras":
-        raise BundleError(
-            f"{path}: a {info.get('model')} {info.get('kind')} bundle holds no fold networks to score "
-            "with; use a dnn bundle"
-        )
-    return [load_keras_file(path, name, info) for name in info["models"]]
+_FORMATS = {".keras": "Keras", ".skops": "scikit-learn (skops)", ".json": "xgboost"}
+
+
+def load_fold_models(path: str | os.PathLike[str], info: dict[str, Any]) -> list[Any]:
+    """The fold models (:class:`hepml.models.registry.Predictor`), in fold order, each verified and
+    then read by its model's loader from the registry: dnn, bdt and xgb bundles score alike."""
+    from hepml.models.registry import get_model, load_loader
+
+    if info.get("kind") not in ("keras", "baseline"):
+        raise BundleError(f"{path}: a {info.get('kind')} bundle has no fold models that score events; "
+                          "'hepml score-pixels' scores images")
+    try:  # every Keras bundle (the Higgs dnn, the DANN study's dnn-dann) holds .keras networks
+        entry = get_model("dnn" if info["kind"] == "keras" else info["model"])
+    except ConfigError as err:
+        raise BundleError(f"{Path(path) / BUNDLE_FILE}: key 'model': {err}; this hepml cannot score it") from None
+    if not info["models"]:
+        raise BundleError(f"{path}: this {info['model']} bundle holds no fold models (an older hepml kept only the "
+                          "out-of-fold scores of baselines); retrain it to score or write back with it")
+    load = load_loader(entry.name)
+    models = []
+    for name in info["models"]:
+        file = bundle_file(path, info, name)
+        if not name.endswith(entry.suffix):
+            raise BundleError(f"{file}: a {entry.name} fold model is a {entry.suffix} file; the bundle's files do not "
+                              "belong together, retrain it")
+        try:
+            models.append(load(file))
+        except BundleError:
+            raise
+        except Exception as err:  # Keras reports a damaged zip as "File not found"
+            raise BundleError(f"{file}: corrupt {_FORMATS.get(entry.suffix, entry.name)} model, it cannot be loaded "
+                              f"({_short(err)}); retrain or copy the bundle again") from None
+    return models
 
 
 def _short(err: BaseException | str) -> str:

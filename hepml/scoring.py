@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from hepml.bundle import (
     digest,
     file_hash,
     load_calibrator,
-    load_keras_models,
+    load_fold_models,
     load_spec,
     read_info,
 )
@@ -61,8 +61,8 @@ class Scorer:
                               f"spec's {self.spec.fold_key.text!r}; the bundle's files do not belong together, retrain")
         self.columns: list[str] = list(self.info["columns"])
         self.calibrator = load_calibrator(path, self.info)
-        self.models = (
-            load_keras_models(path, self.info) if backend == "keras" else _onnx_sessions(Path(path), self.info)
+        self.models = (  # Predictors: whatever the model, scoring below is the same
+            load_fold_models(path, self.info) if backend == "keras" else _onnx_sessions(Path(path), self.info)
         )
         record = self.info.get("fingerprint", {})
         self.fingerprint = Fingerprint.load(bundle_file(path, self.info, record["file"])) if "file" in record else None
@@ -100,21 +100,18 @@ class Scorer:
         return self.spec.fold_keys(arrays, where=where, entries=entries, file=file)
 
     def predict_raw(self, X: np.ndarray, events: np.ndarray | None) -> np.ndarray:
-        """Uncalibrated network output: the fold network of each event's fold key, or the mean of
-        the fold networks when ``events`` is None (independent data)."""
-        predict: Callable[[Any, np.ndarray], np.ndarray] = _onnx_predict
-        if self.backend == "keras":
-            from hepml.models.dense import predict
+        """Uncalibrated model output: the fold model of each event's fold key, or the mean of
+        the fold models when ``events`` is None (independent data)."""
         out = np.full(len(X), np.nan)
         with self._lock:
-            if events is None or len(self.models) == 1:  # no event number, or one network for all
-                out[:] = np.mean([predict(m, X) for m in self.models], axis=0)
+            if events is None or len(self.models) == 1:  # no event number, or one model for all
+                out[:] = np.mean([m.predict(X) for m in self.models], axis=0)
             else:
                 fold = fold_of(events, len(self.models), self.info["seed"])
                 for j, model in enumerate(self.models):
                     rows = fold == j
                     if rows.any():
-                        out[rows] = predict(model, X[rows])
+                        out[rows] = model.predict(X[rows])
         bad = ~np.isfinite(out)
         if bad.any():  # never write a score that no network produced
             raise BundleError(
@@ -264,7 +261,19 @@ def _load(path: str, backend: str) -> Scorer:
     return Scorer.load(path, backend)
 
 
-def _onnx_sessions(path: Path, info: dict[str, Any]) -> list[Any]:
+class _OnnxFold:
+    """One exported fold network, run by onnxruntime (a :class:`hepml.models.registry.Predictor`)."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.input = session.get_inputs()[0].name
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        out = self.session.run(None, {self.input: np.ascontiguousarray(x, dtype=np.float32)})[0]
+        return np.asarray(out).ravel().astype(np.float64)
+
+
+def _onnx_sessions(path: Path, info: dict[str, Any]) -> list[_OnnxFold]:
     try:
         import onnxruntime as ort
     except ImportError:
@@ -274,10 +283,11 @@ def _onnx_sessions(path: Path, info: dict[str, Any]) -> list[Any]:
     if info.get("kind") == "keras" and missing:
         raise BundleError(f"{path}: no ONNX export ({missing[0].name} missing); run 'hepml export-onnx {path}' first")
     if missing:
-        raise BundleError(f"{path}: a {info.get('model')} baseline bundle has no networks to run")
+        raise BundleError(f"{path}: a {info.get('model')} bundle has no ONNX export; score it with the default "
+                          "backend (hepml score without --backend)")
     _check_onnx_export(path, info, files)
     options = ort.SessionOptions()
-    return [ort.InferenceSession(str(f), options, providers=["CPUExecutionProvider"]) for f in files]
+    return [_OnnxFold(ort.InferenceSession(str(f), options, providers=["CPUExecutionProvider"])) for f in files]
 
 
 def _check_onnx_export(path: Path, info: dict[str, Any], files: list[Path]) -> None:
@@ -295,11 +305,6 @@ def _check_onnx_export(path: Path, info: dict[str, Any], files: list[Path]) -> N
         if record.get("files", {}).get(file.name) != file_hash(file):
             raise BundleError(f"{file}: its content differs from the sha256 {meta.name} recorded (edited or "
                               f"exchanged since the export); export again: hepml export-onnx {path}")
-
-
-def _onnx_predict(session: Any, X: np.ndarray) -> np.ndarray:
-    name = session.get_inputs()[0].name
-    return session.run(None, {name: np.ascontiguousarray(X, dtype=np.float32)})[0].ravel().astype(np.float64)
 
 
 def _flatten_collections(arrays: ak.Array, branches: Iterable[str]) -> ak.Array:

@@ -31,7 +31,7 @@ def test_a_feature_with_a_unit_shows_it_in_its_axis_label(tmp_path: Path, monkey
                          rng.integers(0, 2, (n, 2))])
     saved: list[tuple[str, list[tuple[str, str, list[str]]]]] = []
 
-    def keep(fig: Any, out: Path, name: str) -> list[Path]:
+    def keep(fig: Any, out: Path, name: str, **_: Any) -> list[Path]:
         saved.append((f"{out.name}/{name}", [(ax.get_xlabel(), ax.get_ylabel(), [t.get_text() for t in ax.texts])
                                              for ax in fig.axes if ax.get_xlabel()]))
         return [out / name]
@@ -48,6 +48,38 @@ def test_a_feature_with_a_unit_shows_it_in_its_axis_label(tmp_path: Path, monkey
     # the exponential tail beyond the 99.5 % quantile is folded into the last bin and marked
     assert mjj_texts == ["overflow 0.5 %"] and jets_texts == []
     assert saved[1][1][0][:2] == (mjj_x, mjj_y)  # the single-feature figure has the same labels
+
+
+def test_overlapping_text_is_found_and_undrawn_text_is_not() -> None:
+    from hepml.plotting import figure, overlapping_texts
+
+    with figure() as (fig, ax):
+        ax.plot([0, 1], [0, 1])
+        ax.set_xlim(0.2, 0.8)  # the ticks at 0 and 1 keep their (undrawn) labels
+        ax.set_title("a long title on the left side", loc="left")
+        assert overlapping_texts(fig) == []
+        ax.set_title("a long title on the right side", loc="right")
+        ax.text(0.5, 0.5, "one", transform=ax.transAxes)
+        ax.text(0.51, 0.5, "two", transform=ax.transAxes)
+        assert set(overlapping_texts(fig)) == {("a long title on the left side", "a long title on the right side"),
+                                               ("one", "two")}
+    with figure(1, 2) as (fig, axes):
+        assert ("0.0", "0.0") in overlapping_texts(fig)  # an empty panel's corner tick labels collide ...
+        for ax in axes:
+            ax.axis("off")  # ... but an unused panel of a grid draws no tick labels
+        assert overlapping_texts(fig) == []
+
+
+def test_bins_have_round_widths() -> None:
+    from hepml.plotting.hist import feature_bins, round_bins
+
+    for lo, hi, n, width in ((21.3, 221.7, 40, 10.0), (0.0, 1.0, 15, 0.1), (-3.14, 3.14, 30, 0.25), (0, 870, 40, 25)):
+        edges = round_bins(lo, hi, n)
+        assert np.allclose(np.diff(edges), width) and edges[0] <= lo and edges[-1] >= hi
+        assert np.allclose(edges / width, np.round(edges / width))  # edges on multiples of the width
+    rng = np.random.default_rng(3)
+    width = np.diff(feature_bins(rng.exponential(57.3, 10000)))[0]
+    assert width / 10 ** np.floor(np.log10(width)) in (1, 2, 2.5, 5)
 
 
 def test_histograms_fold_the_flow_into_the_edge_bins() -> None:

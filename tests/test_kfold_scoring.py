@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 import threading
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,55 @@ def test_scorer_reproduces_out_of_fold_scores(dnn_bundle: Path, higgs_files: dic
     assert leftovers(tmp_path) == ["signal_scores.root"]
 
 
+@pytest.mark.parametrize("model", ["bdt", "xgb"])
+def test_tree_bundles_score_and_write_back_like_the_dnn(model: str, higgs_features: list[Path],
+                                                         higgs_files: dict[str, Path], tmp_path: Path) -> None:
+    """A BDT bundle is saved without pickle, reloads to the same scores, and writes back through
+    the one scoring path: the friend tree equals the bundle's out-of-fold scores event by event."""
+    from hepml.features.files import feature_sources
+
+    spec = FeatureSpec.from_yaml(SPEC)
+    table = read_features(higgs_features, spec.groups["high"], spec.event_id)
+    bundle = tmp_path / model
+    kfold.train_kfold(table, bundle, model=model, k=3, seed=3, spec_config=spec.config,
+                      training_data=feature_sources(higgs_features))
+    info = read_info(bundle)
+    suffix = {"bdt": ".skops", "xgb": ".json"}[model]
+    assert info["kind"] == "baseline" and info["models"] == [f"fold{j}{suffix}" for j in range(3)]
+    assert not list(bundle.glob("*.pkl")) and not list(bundle.glob("*.pickle"))
+    assert 0 < info["provenance"]["config"]["trained_with"]["trees"] < 500  # early-stopped on validation events
+    out = tmp_path / "signal_scores.root"
+    score_files(str(bundle), [f"{higgs_files['signal']}:Events"], [str(out)])
+    friend = uproot.open(out)["scores"].arrays(library="np")
+    oof = uproot.open(bundle / "oof.root")["oof"].arrays(["event", "score_raw", "score"], library="np")
+    index = {e: i for i, e in enumerate(oof["event"])}
+    rows = np.array([index[e] for e in friend["event"]])
+    np.testing.assert_allclose(friend["score_raw"], oof["score_raw"][rows], atol=1e-6)
+    np.testing.assert_allclose(friend["score"], oof["score"][rows], atol=1e-6)
+    with pytest.raises(BundleError, match="ONNX export converts Keras networks"):
+        from hepml.tasks.higgs.onnx import export_onnx
+
+        export_onnx(bundle)
+
+
+def test_a_planted_object_in_a_bdt_fold_is_refused(higgs_features: list[Path], tmp_path: Path) -> None:
+    """skops trusts only the tree type: a fold file holding any other object never loads, even
+    with the integrity record rewritten to match it."""
+    import skops.io
+
+    from hepml.bundle import write_info
+
+    spec = FeatureSpec.from_yaml(SPEC)
+    table = read_features(higgs_features, spec.groups["high"], spec.event_id)
+    bundle = tmp_path / "bdt"
+    kfold.train_kfold(table, bundle, model="bdt", k=3, seed=3, spec_config=spec.config,
+                      model_config={"max_iter": 5})
+    skops.io.dump({"trees": Fraction(1, 3)}, bundle / "fold1.skops")
+    write_info(bundle, json.loads((bundle / "bundle.json").read_text()))
+    with pytest.raises(BundleError, match="fold1.skops: holds types hepml does not trust"):
+        Scorer(bundle)
+
+
 def test_scorer_on_arrays_threads_and_pickle(dnn_bundle: Path, higgs_files: dict[str, Path]) -> None:
     scorer = Scorer.load(dnn_bundle)
     assert Scorer.load(dnn_bundle) is scorer  # loaded once per process
@@ -118,9 +168,7 @@ def test_scorer_on_arrays_threads_and_pickle(dnn_bundle: Path, higgs_files: dict
     with pytest.warns(LeakWarning):  # training events, averaged anyway: the leak check reports them
         averaged = scorer(mapping, independent=True, leaks="report")
     X = scorer.features(mapping)
-    from hepml.models.dense import predict
-
-    np.testing.assert_allclose(averaged["score_raw"], np.mean([predict(m, X) for m in scorer.models], axis=0),
+    np.testing.assert_allclose(averaged["score_raw"], np.mean([m.predict(X) for m in scorer.models], axis=0),
                                rtol=1e-6)
     # independent data that happen to carry event numbers are averaged too
     with pytest.warns(LeakWarning):

@@ -81,6 +81,8 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
     config["higgs"]["dnn"] = SMALL
     config["higgs"]["bdt"] = {"max_iter": 30}
     config["higgs"]["xgb"] = {"n_estimators": 30}
+    config["plots"] = {"experiment": "CMS", "label": "Simulation Preliminary", "energy": "13 TeV",
+                       "lumi": "139 fb$^{-1}$"}
     config["cosmic"].update(events={"train": 40, "test": 10}, geometry={"wires": 32, "ticks": 32},
                             detector={"cosmic_mean": 2}, seeds=[5, 6],
                             uresnet={**config["cosmic"]["uresnet"], "depth": 2, "filters": 4, "epochs": 2})
@@ -94,6 +96,11 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
     (work / "small.yaml").write_text(yaml.safe_dump(config))
     run = _snakemake(work, "--cores", "2", "--configfile", "small.yaml")
     assert run.returncode == 0, run.stderr[-3000:]
+    # every figure the workflow made was checked for overlapping text as it was saved (hepml.plotting.save)
+    logs = list((work / "results/logs").rglob("*.log"))
+    assert not [line for log in logs for line in log.read_text().splitlines() if " overlaps " in line]
+    assert {p.stem for p in (work / "results/higgs/plots").glob("*.png")} >= {
+        "scores_dnn_all", "scores_bdt_all", "reliability_bdt_all", "history_bdt_all"}  # BDT figures beside the DNN's
     studies = json.loads((work / "results/dann/metrics.json").read_text())
     assert set(studies["higgs"]) == {"jes", "pileup"}
     assert studies["higgs"]["jes"]["target_detector"] == {"jet_energy_scale": 0.8}
@@ -176,14 +183,27 @@ def test_demo_workflow_end_to_end(tmp_path: Path) -> None:
     assert "metrics.json" in html and "config.json" in html  # the metrics and the configuration
 
 
-def test_user_ntuples_from_a_sample_sheet(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One checkout shared by the analyses below, each under its own results: folder."""
+    return _workdir(tmp_path_factory.mktemp("checkout"))
+
+
+def _tree_hashes(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_user_ntuples_from_a_sample_sheet(checkout: Path) -> None:
     """Several files per sample (a glob and a list), each scored into its own friend tree; file names
     with spaces and shell syntax are quoted (nothing runs), a weight starting with '-' is a value; the
     sheet's weight multiplies the spec's (recorded in the bundle, said in the log); everything under
     the analysis's own results folder."""
     from hepml.simulate.higgs import write_ntuple
 
-    work = _workdir(tmp_path)
+    work = checkout
     data = work / "data"
     names = {"sig": ["sig_$(touch PWNED)_0", "sig two_1"], "bkg": ["bkg_0", "bkg_1"]}
     for i in range(2):
@@ -218,28 +238,33 @@ def test_user_ntuples_from_a_sample_sheet(tmp_path: Path) -> None:
     assert not (work / "results").exists() and not (work / "logs").exists()
 
 
-def test_flat_ntuples_without_event_ids(tmp_path: Path) -> None:
+def test_flat_ntuples_without_event_ids(checkout: Path) -> None:
     """workflows/config/flat_ntuples.yaml on generated flat ntuples (per-object branch names, no
-    run/event, cross-section weights ~3300x apart): every event's written-back raw score is its
-    out-of-fold score (the hash fold key agrees between training and scoring), and the calibrated
-    score is the balanced posterior, not the tiny absolute one."""
+    run/event, cross-section weights ~3300x apart), with the BDT as reference, as a second analysis
+    (results: other) in the checkout of the first: every event's written-back raw score is its
+    out-of-fold score (the hash fold key agrees between training and scoring) and what 'hepml score'
+    of the bundle gives; the calibrated score is the balanced posterior, not the tiny absolute one;
+    the other analysis's files are untouched."""
     from hepml.expr import parse
+    from hepml.scoring import Scorer
     from hepml.simulate.higgs import write_ntuple
 
-    work = _workdir(tmp_path)
+    work = checkout
+    other = _tree_hashes(work / "analyses") if (work / "analyses").exists() else {}
     files = {"ttH": ["ttH_1", "ttH_2"], "ttbar": ["ttbar_part1", "ttbar_part2"]}
     for i, (sample, stems) in enumerate(files.items()):
         for j, stem in enumerate(stems):
             write_ntuple(work / f"data/{stem}.root", "signal" if sample == "ttH" else "background", 2000,
                          seed=30 + 2 * i + j, layout="flat", tree="tree")
     sheet = (work / "workflows/config/flat_samples.tsv").read_text().replace("/data/flat/", "data/")
-    (work / "samples.tsv").write_text(sheet)
+    (work / "flat_samples.tsv").write_text(sheet)
     config = yaml.safe_load((work / "workflows/config/flat_ntuples.yaml").read_text())
-    config["higgs"].update(samples="samples.tsv", kfold=2, featuresets=["all"], dnn=SMALL, bdt={"max_iter": 20})
+    config["higgs"].update(samples="flat_samples.tsv", kfold=2, featuresets=["all"], dnn=SMALL, reference="bdt_all")
+    config["results"] = "other"
     (work / "flat.yaml").write_text(yaml.safe_dump(config))
     run = _snakemake(work, "--cores", "2", "--configfile", "flat.yaml")
     assert run.returncode == 0, run.stderr[-3000:]
-    bundle = work / "results/higgs/models/dnn_all"
+    bundle = work / "other/higgs/models/bdt_all"
     info = json.loads((bundle / "bundle.json").read_text())
     spec = yaml.safe_load((work / "workflows/config/flat_features.yaml").read_text())
     assert info["fold_key"] == spec["fold_key"] and info["calibration_prior"] == "balanced"
@@ -249,20 +274,26 @@ def test_flat_ntuples_without_event_ids(tmp_path: Path) -> None:
     signal_scores = []
     for sample, stems in files.items():
         for stem in stems:
-            scores = uproot.open(work / f"results/higgs/scores/{sample}/{stem}.root")["scores"].arrays(library="np")
+            scores = uproot.open(work / f"other/higgs/scores/{sample}/{stem}.root")["scores"].arrays(library="np")
             assert len(scores["score"]) == 2000 and not {"run", "event"} & set(scores)
-            keys = key.evaluate(uproot.open(work / f"data/{stem}.root")["tree"].arrays())
-            expected = np.array([out_of_fold[k] for k in keys.tolist()])
+            ntuple = uproot.open(work / f"data/{stem}.root")["tree"].arrays()
+            expected = np.array([out_of_fold[k] for k in key.evaluate(ntuple).tolist()])
             np.testing.assert_allclose(scores["score_raw"], expected, rtol=1e-5, atol=1e-6)
+            passed = scores["pass_cut"]  # the framework path: arrays in memory, the cut applied by the caller
+            direct = Scorer.load(bundle)(ntuple[passed])
+            np.testing.assert_array_equal(scores["score"][passed], direct["score"])
+            assert np.isnan(scores["score"][~passed]).all()
             if sample == "ttH":
                 signal_scores.append(scores["score"])
-    weights = uproot.open(work / "results/higgs/features/ttH.root")["features"]["weight"].array(library="np")
-    background = uproot.open(work / "results/higgs/features/ttbar.root")["features"]["weight"].array(library="np")
+    weights = uproot.open(work / "other/higgs/features/ttH.root")["features"]["weight"].array(library="np")
+    background = uproot.open(work / "other/higgs/features/ttbar.root")["features"]["weight"].array(library="np")
     ratio = (831.76 / 2.0e6) / (0.5071 / 4.0e6)  # the sheet's sigma / N_generated of ttbar over ttH: ~3300
     assert np.mean(np.abs(background)) / np.mean(np.abs(weights)) == pytest.approx(ratio, rel=1e-5)
     assert np.median(np.concatenate(signal_scores)) > 0.5  # balanced posterior
-    metrics = json.loads((work / "results/higgs/metrics.json").read_text())
-    assert metrics["calibration_prior"] == "balanced" and metrics["auc"]["dnn"]["all"] > 0.6
+    metrics = json.loads((work / "other/higgs/metrics.json").read_text())
+    assert metrics["calibration_prior"] == "balanced" and metrics["auc"]["bdt"]["all"] > 0.6
+    assert _tree_hashes(work / "analyses") == other if other else not (work / "analyses").exists()
+    assert not (work / "results").exists()
 
 
 def test_config_mistakes_are_named(tmp_path: Path) -> None:

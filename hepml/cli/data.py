@@ -98,7 +98,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     from hepml.models.registry import MODELS
 
-    print(json.dumps({m.name: {"description": m.description, "gpu": m.gpu, "scores_files": m.scores_files,
+    print(json.dumps({m.name: {"description": m.description, "gpu": m.gpu, "format": m.suffix,
                                "early_stopping": m.early_stopping} for m in MODELS.values()}, indent=1))
     return 0
 

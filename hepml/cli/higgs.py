@@ -114,8 +114,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for name, check in metrics["overtraining"].items():
         if check["overtrained"]:
             ks = ", ".join(f"{c} {v['pvalue']:.1e}" for c, v in check["ks"].items())
-            log.warning(f"{name} looks overtrained: test loss {check['loss_test']:.4f} vs train "
-                  f"{check['loss_train']:.4f} ({check['relative_gap']:+.1%}), KS p-values {ks or 'n/a'}")
+            log.warning(f"{name} looks overtrained: its scores on training events differ from held-out ones (KS "
+                        f"p-values {ks}, {check['ks']['signal']['events_train']} events per class and side); "
+                        f"{check['remedy']}")
     return 0
 
 

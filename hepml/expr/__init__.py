@@ -28,9 +28,10 @@ from functools import lru_cache
 from typing import Any
 
 import awkward as ak
+import numpy as np
 
 from hepml.errors import ExpressionError
-from hepml.expr.functions import FUNCTIONS, KEYWORDS, MAX_OBJECTS, LimitError, power
+from hepml.expr.functions import FUNCTIONS, KEYWORDS, MAX_OBJECTS, LimitError, add, power, subtract
 
 __all__ = ["Expression", "FUNCTIONS", "parse", "MAX_LENGTH", "MAX_DEPTH", "MAX_OBJECTS"]
 
@@ -38,8 +39,8 @@ MAX_LENGTH = 5000
 MAX_DEPTH = 100
 
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
+    ast.Add: add,  # four-vector sums take a numpy fast path (hepml.expr.functions._flat_vector)
+    ast.Sub: subtract,
     ast.Mult: operator.mul,
     ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv,
@@ -99,6 +100,7 @@ class Expression:
             raise ExpressionError(f"{context}: expression nested {depth} levels deep (at most {MAX_DEPTH}; a sum of"
                                   " N terms counts N levels); split it into named definitions under 'define:'")
         self.names: frozenset[str] = frozenset(self._validate(tree))
+        _mark_shared(tree)
 
     def _fail(self, what: str) -> ExpressionError:
         return ExpressionError(f"{self.context}: {what} in {_clip(self.text)!r}")
@@ -145,7 +147,7 @@ class Expression:
         """Evaluate with ``lookup(name)`` (or a mapping or record array) supplying branches and definitions."""
         get = lookup.__getitem__ if isinstance(lookup, (Mapping, ak.Array)) else lookup
         try:
-            return self._eval(self._tree.body, get)
+            return self._eval(self._tree.body, get, {})
         except ExpressionError:
             raise
         except KeyError:
@@ -156,46 +158,91 @@ class Expression:
             msg = " ".join(str(err).split())[:300]
             raise self._fail(f"evaluation failed ({type(err).__name__}: {msg})") from err
 
-    def _eval(self, node: ast.AST, get: Callable[[str], Any]) -> Any:
+    def _eval(self, node: ast.AST, get: Callable[[str], Any], memo: dict[str, Any]) -> Any:
+        """Evaluate ``node``; a subexpression written more than once (``pairs(light)`` in
+        ``best(pairs(light), abs(mass(pairs(light)) - 80.4))``) is computed once (``memo``)."""
+        key = getattr(node, _SHARED, None)
+        if key is not None and key in memo:
+            return memo[key]
+        value = self._compute(node, get, memo)
+        if key is not None:
+            memo[key] = value
+        return value
+
+    def _compute(self, node: ast.AST, get: Callable[[str], Any], memo: dict[str, Any]) -> Any:
         ev = self._eval
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
             return get(node.id)
         if isinstance(node, ast.BinOp):
-            return _BINARY[type(node.op)](ev(node.left, get), ev(node.right, get))
+            return _BINARY[type(node.op)](ev(node.left, get, memo), ev(node.right, get, memo))
         if isinstance(node, ast.UnaryOp):
-            return _UNARY[type(node.op)](ev(node.operand, get))
+            return _UNARY[type(node.op)](ev(node.operand, get, memo))
         if isinstance(node, ast.BoolOp):
             combine = operator.and_ if isinstance(node.op, ast.And) else operator.or_
-            result = ev(node.values[0], get)
+            result = ev(node.values[0], get, memo)
             for value in node.values[1:]:
-                result = combine(result, ev(value, get))
+                result = combine(result, ev(value, get, memo))
             return result
         if isinstance(node, ast.Compare):
-            left, result = ev(node.left, get), None
+            left, result = ev(node.left, get, memo), None
             for op, comp in zip(node.ops, node.comparators):
-                right = ev(comp, get)
+                right = ev(comp, get, memo)
                 part = _COMPARE[type(op)](left, right)
                 result = part if result is None else operator.and_(result, part)
                 left = right
             return result
         if isinstance(node, ast.IfExp):
-            return ak.where(ev(node.test, get), ev(node.body, get), ev(node.orelse, get))
+            return ak.where(ev(node.test, get, memo), ev(node.body, get, memo), ev(node.orelse, get, memo))
         if isinstance(node, ast.Call):
-            args = [ev(a, get) for a in node.args]
-            kwargs = {k.arg: ev(k.value, get) for k in node.keywords if k.arg}
+            args = [ev(a, get, memo) for a in node.args]
+            kwargs = {k.arg: ev(k.value, get, memo) for k in node.keywords if k.arg}
             assert isinstance(node.func, ast.Name)  # checked when parsed
             return FUNCTIONS[node.func.id](*args, **kwargs)
         if isinstance(node, ast.Attribute):
-            return getattr(ev(node.value, get), node.attr)
+            return getattr(ev(node.value, get, memo), node.attr)
         if isinstance(node, ast.Subscript):
-            return _index(ev(node.value, get), ev(node.slice, get))
+            return _index(ev(node.value, get, memo), ev(node.slice, get, memo))
         if isinstance(node, ast.Slice):
-            return slice(*(None if p is None else ev(p, get) for p in (node.lower, node.upper, node.step)))
+            return slice(*(None if p is None else ev(p, get, memo) for p in (node.lower, node.upper, node.step)))
         if isinstance(node, ast.Tuple):
-            return tuple(ev(e, get) for e in node.elts)
+            return tuple(ev(e, get, memo) for e in node.elts)
         raise self._fail(f"{type(node).__name__} is not allowed")
+
+
+_SHARED = "hepml_shared"  # attribute of an AST node that occurs more than once in its expression
+
+
+def _mark_shared(tree: ast.AST) -> None:
+    """Mark every computed subexpression that occurs more than once (same text), so evaluation
+    computes it once: the functions are pure, so the second occurrence is the same value."""
+    groups: dict[str, list[ast.AST]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Call, ast.BinOp, ast.Subscript, ast.Attribute)):
+            groups.setdefault(ast.dump(node), []).append(node)
+    for key, nodes in groups.items():
+        if len(nodes) > 1:
+            for node in nodes:
+                setattr(node, _SHARED, key)
+
+
+def _nth(array: ak.Array, k: int) -> Any:
+    """``array[:, k]`` when every list has more than k entries: for a jagged list of numbers,
+    read straight from the offsets in numpy (0.1 ms for 100k events, awkward's slicing 1.7 ms)."""
+    layout = array.layout
+    if array.ndim != 2 or not isinstance(layout, ak.contents.ListOffsetArray) or layout.parameters:
+        return array[:, k]
+    rows = np.asarray(layout.offsets.data)[:-1] + k
+    content = layout.content
+    if isinstance(content, ak.contents.NumpyArray) and not content.parameters:
+        return np.asarray(content.data)[rows]
+    if isinstance(content, ak.contents.RecordArray) and not content.is_tuple and all(  # four-vectors: likewise
+            isinstance(f, ak.contents.NumpyArray) and f.data.ndim == 1 for f in content.contents):
+        fields = [ak.contents.NumpyArray(np.asarray(f.data)[rows]) for f in content.contents]
+        return ak.Array(ak.contents.RecordArray(fields, content.fields, parameters=content.parameters),
+                        behavior=array.behavior)
+    return array[:, k]
 
 
 def _index(array: Any, index: Any) -> Any:
@@ -212,7 +259,7 @@ def _index(array: Any, index: Any) -> Any:
         axis = len(parts) - 1
         counts = ak.num(array, axis=axis)
         if axis == 1 and array.ndim > 1 and len(array) and ak.min(counts) > parts[-1]:
-            return array[index]  # every list is long enough: no padding, no option type (fast path)
+            return _nth(array, parts[-1])  # every list is long enough: no padding, no option type (fast path)
         # pad no further than the longest list: beyond it every event gets None, whatever the index
         longest = int(ak.max(counts, axis=None) or 0) if len(array) else 0
         at = min(parts[-1], longest)

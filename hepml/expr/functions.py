@@ -80,9 +80,41 @@ def _reduce(fn: Callable[..., Any]) -> Callable[[Any], Any]:
 
 def _p4(pt: Any, eta: Any, phi: Any, mass: Any) -> ak.Array:
     """Four-vectors stored in Cartesian form: sums are then plain additions, the costly part of
-    invariant masses; pt, eta, phi and mass are recomputed only when asked for."""
+    invariant masses; pt, eta, phi and mass are recomputed only when asked for.  Branches of one
+    collection (the same counts) are computed on their flat contents in numpy and rewrapped."""
+    flat = _same_lists(pt, eta, phi, mass)
+    if flat is not None:
+        offsets, (pt, eta, phi, mass) = flat
     p = pt * np.cosh(eta)
-    return _p4xyz(pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), np.sqrt(p * p + mass * mass))
+    px, py, pz, energy = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), np.sqrt(p * p + mass * mass)
+    if flat is None:
+        return _p4xyz(px, py, pz, energy)
+    record = _from_components(px, py, pz, energy).layout
+    return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), record))
+
+
+def _same_lists(*values: Any) -> tuple[np.ndarray, list[Any]] | None:
+    """(offsets, flat contents) when every value is a jagged list of numbers with the same counts
+    (or a plain number), else None."""
+    offsets = None
+    contents: list[Any] = []
+    for value in values:
+        if isinstance(value, (int, float)):
+            contents.append(value)
+            continue
+        layout = value.layout if isinstance(value, ak.Array) else None
+        if not (isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.NumpyArray)
+                and not layout.parameters and not layout.content.parameters):
+            return None
+        these = np.asarray(layout.offsets.data)
+        if offsets is None:
+            offsets = these
+        elif not (len(these) == len(offsets) and np.array_equal(these - these[0], offsets - offsets[0])):
+            return None
+        contents.append(np.asarray(layout.content.data)[these[0]:these[-1]])
+    if offsets is None:
+        return None
+    return offsets - offsets[0], contents
 
 
 def _p4xyz(px: Any, py: Any, pz: Any, energy: Any) -> ak.Array:
@@ -96,18 +128,35 @@ def _vsum(v: ak.Array) -> ak.Array:
 
 
 def _neutrino(lep: ak.Array, met: Any, metphi: Any, mw: float = 80.4) -> ak.Array:
-    """Neutrino with pT = MET and pz from m(l nu) = mW; the smaller |pz| root is the usual choice."""
+    """Neutrino with pT = MET and pz from m(l nu) = mW; the smaller |pz| root is the usual choice.
+    One lepton per event and flat MET: all in numpy (the same formulas, a tenth of the time)."""
+    flat, met_np, metphi_np = _flat_components(lep), _plain(met), _plain(metphi)
+    if flat is not None and met_np is not None and metphi_np is not None:
+        (lx, ly, lz, le), met, metphi = flat, met_np, metphi_np
+    else:
+        lx, ly, lz, le = lep.px, lep.py, lep.pz, lep.E
     nx, ny = met * np.cos(metphi), met * np.sin(metphi)
-    lx, ly, lz, le = lep.px, lep.py, lep.pz, lep.E
     lpt2 = lx**2 + ly**2
     mu = 0.5 * mw**2 + lx * nx + ly * ny
     a = mu * lz / lpt2
     disc = a**2 - (le**2 * (nx**2 + ny**2) - mu**2) / lpt2
     root = np.sqrt(np.maximum(disc, 0.0))
     pz = np.where(np.abs(a - root) < np.abs(a + root), a - root, a + root)
+    if isinstance(disc, np.ndarray):
+        pz = np.where(disc > 0, pz, a)
+        return _from_components(nx, ny, pz, np.sqrt(nx**2 + ny**2 + pz**2))
     pz = ak.where(disc > 0, pz, a)
     energy = np.sqrt(nx**2 + ny**2 + pz**2)
     return _p4xyz(nx, ny, pz, energy)
+
+
+def _plain(x: Any) -> np.ndarray | None:
+    """``x`` as a numpy array when it is one number per event with none missing, else None."""
+    if isinstance(x, np.ndarray) and x.ndim == 1:
+        return x
+    if isinstance(x, ak.Array) and x.ndim == 1 and isinstance(x.layout, ak.contents.NumpyArray):
+        return np.asarray(x.layout.data)
+    return None
 
 
 _NUMBERS = (int, float, np.integer, np.floating)
@@ -186,8 +235,42 @@ def _combinations(x: Any, n: int) -> ak.Array:
         raise LimitError(f"combinations of {int(n)} would build {count:,} combinations for {len(x):,} events (at most "
                          f"{MAX_COMBINATIONS:,} per chunk): select fewer objects first (x[:, :6] or a mask), or read "
                          "smaller chunks (--step-size)")
+    fast = _combination_sums(x, int(n))
+    if fast is not None:
+        return fast
     groups = ak.combinations(x, int(n), axis=1)
     return functools.reduce(operator.add, (groups[str(i)] for i in range(int(n))))
+
+
+def _combination_sums(x: ak.Array, n: int) -> ak.Array | None:
+    """The sums of :func:`_combinations` from index arithmetic in numpy, for a jagged list of
+    numbers or of Cartesian four-vectors (the usual case: jets), else None.  Summing awkward's
+    combination records costs 8 ms per 100k events, this 1 ms; the sums are the same."""
+    layout = x.layout
+    if not isinstance(layout, ak.contents.ListOffsetArray) or layout.parameters:
+        return None
+    content = layout.content
+    names: list[str] | None = None
+    if isinstance(content, ak.contents.NumpyArray) and not content.parameters and content.data.ndim == 1:
+        columns = [np.asarray(content.data)]
+    elif isinstance(content, ak.contents.RecordArray) and content.parameter("__record__") == "Momentum4D":
+        given = next((n for n in _CARTESIAN if set(n) <= set(content.fields)), ())
+        fields = [content.content(f) for f in given]
+        if not fields or not all(isinstance(f, ak.contents.NumpyArray) and f.data.ndim == 1 for f in fields):
+            return None
+        columns, names = [np.asarray(f.data) for f in fields], list(_CARTESIAN[0])
+    else:
+        return None
+    local = ak.to_packed(ak.argcombinations(x, n, axis=1)).layout  # list offsets of records "0".."n-1"
+    offsets = np.asarray(local.offsets.data)
+    starts = np.asarray(layout.offsets.data)[:-1]
+    first = np.repeat(starts, np.diff(offsets))  # each combination's event's first object
+    rows = [first + np.asarray(local.content.content(str(i)).data) for i in range(n)]
+    sums = [functools.reduce(operator.add, (c[r] for r in rows)) for c in columns]
+    inner: ak.contents.Content = (ak.contents.NumpyArray(sums[0]) if names is None else
+                                  ak.contents.RecordArray([ak.contents.NumpyArray(c) for c in sums], names,
+                                                          parameters=content.parameters))
+    return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), inner), behavior=x.behavior)
 
 
 def _pairs(x: Any) -> ak.Array:
@@ -202,9 +285,64 @@ def _arg(fn: Callable[..., Any]) -> Callable[[Any], ak.Array]:
 
 
 def _best(x: Any, key: Any) -> ak.Array:
-    """The object of ``x`` with the smallest ``key`` in each event (None where there is none)."""
-    chosen = x[ak.argmin(key, axis=-1, keepdims=True)]
-    return ak.firsts(chosen, axis=-1)
+    """The object of ``x`` with the smallest ``key`` in each event (None where there is none).
+
+    When every event has one, the result carries no option type: every later operation on it (four-
+    vector sums, masses) then skips awkward's option broadcasting, which took a third of the
+    demo's feature building."""
+    index = ak.argmin(key, axis=-1, keepdims=True)
+    if x.ndim == 2 and not ak.any(ak.is_none(index, axis=-1)):
+        return x[ak.from_regular(ak.fill_none(index, 0))][:, 0]
+    return ak.firsts(x[index], axis=-1)
+
+
+_CARTESIAN = (("px", "py", "pz", "E"), ("x", "y", "z", "t"))  # as _p4xyz names them, as vector's sums do
+
+
+def _flat_components(v: Any) -> tuple[np.ndarray, ...] | None:
+    """The (px, py, pz, E) numpy arrays of ``v`` when it holds one Cartesian four-vector per event
+    with none missing (b1, wjj, the lepton...), else None.  Sums and masses of such vectors then
+    cost a few numpy operations instead of awkward's broadcasting, with vector's own formulas."""
+    if not isinstance(v, ak.Array) or v.ndim != 1:
+        return None
+    layout = v.layout
+    if not isinstance(layout, ak.contents.RecordArray) or layout.parameter("__record__") != "Momentum4D":
+        return None
+    names = next((n for n in _CARTESIAN if set(n) <= set(layout.fields)), None)
+    contents = [layout.content(n) for n in names] if names else []
+    if not contents or not all(isinstance(c, ak.contents.NumpyArray) and c.data.ndim == 1 for c in contents):
+        return None
+    return tuple(np.asarray(c.data) for c in contents)
+
+
+def _from_components(px: np.ndarray, py: np.ndarray, pz: np.ndarray, energy: np.ndarray) -> ak.Array:
+    fields = [ak.contents.NumpyArray(np.asarray(c)) for c in (px, py, pz, energy)]
+    return ak.Array(ak.contents.RecordArray(fields, list(_CARTESIAN[0]), parameters={"__record__": "Momentum4D"}))
+
+
+def _combine(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``a + b`` or ``a - b``: component by component in numpy when both are one four-vector per
+    event (:func:`_flat_components`; 0.3 ms for 100k events against awkward's 2-4 ms), else as usual."""
+    def combine(a: Any, b: Any) -> Any:
+        fa, fb = _flat_components(a), _flat_components(b)
+        if fa is None or fb is None or len(fa[0]) != len(fb[0]):
+            return op(a, b)
+        return _from_components(*(op(x, y) for x, y in zip(fa, fb)))
+
+    return combine
+
+
+add, subtract = _combine(operator.add), _combine(operator.sub)
+
+
+def _mass(v: Any) -> Any:
+    """Invariant mass, vector's formula (negative for a spacelike vector); in numpy for flat vectors."""
+    flat = _flat_components(v)
+    if flat is None:
+        return v.mass
+    px, py, pz, energy = flat
+    squared = energy**2 - (px**2 + py**2 + pz**2)
+    return np.copysign(np.sqrt(np.abs(squared)), squared)
 
 
 def _component(name: str) -> Callable[[Any], Any]:
@@ -227,7 +365,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "pairs": _pairs, "combinations": _combinations, "argmin": _arg(ak.argmin), "argmax": _arg(ak.argmax),
     "best": _best,
     "pt": _component("pt"), "eta": _component("eta"), "phi": _component("phi"),
-    "mass": _component("mass"), "energy": _component("E"), "rapidity": _component("rapidity"),
+    "mass": _mass, "energy": _component("E"), "rapidity": _component("rapidity"),
     "deltaR": lambda a, b: a.deltaR(b), "deltaphi": lambda a, b: a.deltaphi(b),
 }
 KEYWORDS: dict[str, set[str]] = {

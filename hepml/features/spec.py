@@ -275,8 +275,9 @@ class FeatureSpec:
         def lookup(name: str) -> Any:
             if name in cache:
                 return cache[name]
-            if name in self.defines:
-                cache[name] = self.defines[name].evaluate(lookup)
+            if name in self.defines:  # packed once: later uses broadcast plain arrays, not index views
+                value = self.defines[name].evaluate(lookup)
+                cache[name] = ak.to_packed(value) if isinstance(value, ak.Array) else value
             elif name in fields:
                 cache[name] = arrays[name]
             else:

@@ -16,6 +16,7 @@ import numpy as np
 from hepml.errors import ConfigError
 from hepml.models import backend
 from hepml.models.progress import EpochProgress
+from hepml.models.registry import SMALL_SAMPLE
 from hepml.models.weights import equalise
 from hepml.settings import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, Settings
 
@@ -29,6 +30,7 @@ __all__ = [
     "DenseConfig",
     "DenseFold",
     "fit_fold",
+    "load_fold",
     "dense_trunk",
     "build_dense",
     "representation_layer",
@@ -81,8 +83,6 @@ class DenseConfig(Settings):
         return replace(self, units=min(self.units, 64), dropout=max(self.dropout, 0.2),
                        l2=max(self.l2, 10.0 / max(n_train, 1)), batch_size=min(self.batch_size, 128))
 
-
-SMALL_SAMPLE = 100_000
 
 
 def dense_trunk(inputs: keras.KerasTensor, config: DenseConfig, x_train: np.ndarray | None = None) -> keras.KerasTensor:
@@ -237,3 +237,8 @@ def fit_fold(
     net.save(folder / f"fold{fold}.keras")
     checkpoint.unlink(missing_ok=True)
     return DenseFold(net, [f"fold{fold}.keras"], history, sized.as_dict())
+
+
+def load_fold(file: Path) -> DenseFold:
+    """A fold network read back with Keras ``safe_mode`` (a model file never executes code)."""
+    return DenseFold(keras.saving.load_model(file, safe_mode=True, compile=False), [])

@@ -39,7 +39,17 @@ def feature_bins(values: np.ndarray, n: int = 40) -> np.ndarray:
     lo, hi = np.percentile(finite, [0.5, 99.5])
     near = 0.1 * (hi - lo)  # an edge this close to the quantile is shown, not folded (a mass threshold, say)
     lo, hi = (finite.min() if lo - finite.min() < near else lo), (finite.max() if finite.max() - hi < near else hi)
-    return np.linspace(lo, hi if hi > lo else lo + 1, n + 1)
+    return round_bins(lo, hi if hi > lo else lo + 1, n)
+
+
+def round_bins(lo: float, hi: float, n: int) -> np.ndarray:
+    """About ``n`` bins covering [lo, hi] whose width is 1, 2, 2.5 or 5 times a power of ten and
+    whose edges are multiples of it: '/ 5 GeV' on the axis, not '/ 5.26 GeV'."""
+    raw = (hi - lo) / n
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw * (1 - 1e-9))
+    first, last = np.floor(lo / step + 1e-9), np.ceil(hi / step - 1e-9)
+    return np.arange(first, last + 1) * step
 
 
 def weighted_fraction(values: np.ndarray, weights: np.ndarray, bins: np.ndarray,

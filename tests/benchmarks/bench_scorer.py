@@ -38,7 +38,7 @@ def main() -> None:
     arrays = uproot.open(args.ntuple)["Events"].arrays(keras_scorer.branches, entry_stop=args.events)
     n = len(arrays)
     X = keras_scorer.features(arrays)
-    model = keras_scorer.models[0]
+    model = keras_scorer.models[0].model  # the Keras network of fold 0 (a DenseFold wraps it)
     model.predict(X[:1000], verbose=0)
     t_raw = best_of(args.repeat, lambda: model.predict(X, batch_size=65536, verbose=0))
     t_keras = best_of(args.repeat, lambda: keras_scorer(arrays))

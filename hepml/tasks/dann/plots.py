@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from hepml.metrics import auc
-from hepml.plotting import figure, save, without_beam
+from hepml.plotting import figure, header_axes, save, without_beam
 from hepml.plotting.hist import CLASS_COLOURS, axes_or_current, draw_classes, per_bin_label
 
 __all__ = ["plot_dann", "draw_domain_scores", "draw_suite", "plot_suite", "MODEL_NAMES", "DOMAIN_NAMES"]
@@ -65,7 +65,8 @@ def plot_dann(folder: str | os.PathLike[str], out: str | os.PathLike[str],
         for ax in axes[1]:
             ax.set_xlabel(xlabel, fontsize=18)
         fig.tight_layout()
-        return save(fig, out, "dann_scores") + _training_figure(history["dann"], out)
+        return (save(fig, out, "dann_scores", label_axes=header_axes(fig, axes[0, 0], axes[0, -1]))
+                + _training_figure(history["dann"], out))
 
 
 def _training_figure(log: dict[str, list[float]], out: Path) -> list[Path]:

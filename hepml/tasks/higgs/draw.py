@@ -12,6 +12,7 @@ import numpy as np
 
 from hepml.metrics import auc, bootstrap_auc, ece, roc_curve
 from hepml.models.registry import get_model
+from hepml.plotting import panel_title
 from hepml.plotting.hist import (
     CLASS_COLOURS,
     axes_or_current,
@@ -20,19 +21,21 @@ from hepml.plotting.hist import (
     per_bin_label,
     weighted_fraction,
 )
-from hepml.tasks.higgs.evaluate import BundleScores, ks_summary
+from hepml.tasks.higgs.evaluate import OVERTRAINING_P, BundleScores, overtraining
 
 __all__ = ["display_name", "ks_text", "draw_roc", "draw_roc_linear", "draw_scores", "draw_reliability",
-           "draw_feature", "draw_correlations", "draw_importance", "draw_history", "FEATURESET_STYLES",
+           "draw_feature", "draw_correlations", "draw_importance", "draw_history", "FEATURESET_STYLES", "CLASS_NAMES",
            "WORKING_POINTS"]
 
 FEATURESET_STYLES = {"low": ":", "high": "--", "all": "-"}
+CLASS_NAMES: Mapping[int, str] = {1: "signal", 0: "background"}  # when the samples' names are not known
 WORKING_POINTS = (0.5, 0.7, 0.9)
 
 
 def display_name(s: BundleScores) -> str:
-    """``DNN, all features``: what a note calls the model, not the bundle's folder name."""
-    return f"{get_model(s.model).display or s.model}, {s.featureset} features"
+    """``DNN, all (28 features)``: what a note calls the model, not the bundle's folder name."""
+    n = len(s.info.get("columns", []))
+    return f"{get_model(s.model).display or s.model}, {s.featureset}" + (f" ({n} features)" if n else "")
 
 
 def ks_text(statistic: float | None, pvalue: float | None) -> str:
@@ -77,8 +80,9 @@ def draw_roc(scores: Sequence[BundleScores], reference: str | None = None, *, ax
     for s in scores:
         rej = _rejection(s, grid, s.weight)
         ok = _meaningful(s, rej)
+        # the uncertainty of metrics.json: the same replicas (hepml evaluate's default count and seed)
         label = (f"{display_name(s)}: AUC {auc(s.label, s.raw, s.weight):.4f}"
-                 f" ± {bootstrap_auc(s.label, s.raw, s.weight, n=replicas):.4f}")
+                 f" ± {bootstrap_auc(s.label, s.raw, s.weight):.4f}")
         artists += ax.plot(grid[ok], rej[ok], label=label, **_style(s))
         if rax is None:
             continue
@@ -116,19 +120,21 @@ def draw_roc_linear(scores: Sequence[BundleScores], *, ax: Any = None) -> list[A
     return artists
 
 
-def draw_scores(s: BundleScores, *, ax: Any = None, bins: int = 40) -> list[Any]:
+def draw_scores(s: BundleScores, *, ax: Any = None, bins: int = 40,
+                names: Mapping[int, str] = CLASS_NAMES) -> list[Any]:
     """Signal and background score distributions, test (fold 0) as lines with their uncertainty
     band and the fold-0 model's training events as points with error bars, the KS test per class
-    (and the events behind it) in the legend."""
+    (and the events behind it) in the legend; each class called by ``names`` (its samples)."""
     ax = axes_or_current(ax)
     edges = np.linspace(0, 1, bins + 1)
     centres = 0.5 * (edges[1:] + edges[:-1])
     test = s.fold == 0
     n_test = {cls: int(np.sum(test & (s.label == cls))) for cls in (0, 1)}
     artists = draw_classes(s.raw[test], s.label[test], s.weight[test], edges, ax=ax, mark_flow=False,
-                           classes=[(1, f"signal, test ({n_test[1]} events)"),
-                                    (0, f"background, test ({n_test[0]} events)")])
-    train, ks = s.overtraining(), ks_summary(s)
+                           classes=[(1, f"{names[1]}, test ({n_test[1]} events)"),
+                                    (0, f"{names[0]}, test ({n_test[0]} events)")])
+    train, verdict = s.overtraining(), overtraining(s)
+    ks = verdict["ks"]
     for (name, cls), colour in zip((("signal", 1), ("background", 0)), CLASS_COLOURS):  # as draw_classes colours them
         if train is None:
             continue
@@ -136,8 +142,12 @@ def draw_scores(s: BundleScores, *, ax: Any = None, bins: int = 40) -> list[Any]
         h, err = weighted_fraction(train["train_score"][rows], train["train_weight"][rows], edges)
         test_ks = ks.get(name, {})
         artists.append(ax.errorbar(centres, h, yerr=err, fmt="o", color=colour, ms=4,
-                                   label=f"{name}, train ({int(rows.sum())}): "
+                                   label=f"{names[cls]}, train ({int(rows.sum())}): "
                                          f"{ks_text(test_ks.get('statistic'), test_ks.get('pvalue'))}"))
+    if ks:
+        events = ks["signal"]["events_train"]
+        artists += ax.plot([], [], " ", label=f"overtraining check ({events} per class, p < {OVERTRAINING_P / 2:g}): "
+                                              + ("FLAGGED" if verdict["overtrained"] else "passed"))
     ax.set_xlabel(f"{display_name(s)}: output before calibration")
     ax.set_ylabel(per_bin_label(edges))
     ax.set_yscale("log")
@@ -145,7 +155,7 @@ def draw_scores(s: BundleScores, *, ax: Any = None, bins: int = 40) -> list[Any]
     return artists
 
 
-def draw_reliability(s: BundleScores, *, ax: Any = None, hax: Any = None, bins: int = 15) -> list[Any]:
+def draw_reliability(s: BundleScores, *, ax: Any = None, hax: Any = None, bins: int = 20) -> list[Any]:
     """Reliability diagram: weighted fraction of signal per bin of predicted probability, with the
     weights of the bundle's calibration prior (the convention its calibrated score follows), the
     binomial uncertainty from each bin's effective number of events, the ECE in the legend and,
@@ -171,21 +181,29 @@ def draw_reliability(s: BundleScores, *, ax: Any = None, hax: Any = None, bins: 
     ax.legend(fontsize=14, title=f"{display_name(s)}, {s.prior} class prior", title_fontsize=14)
     (hax if hax is not None else ax).set_xlabel("predicted signal probability")
     if hax is not None:
+        from matplotlib.ticker import NullFormatter
+
         hax.set_yscale("log")
+        hax.yaxis.set_minor_formatter(NullFormatter())  # 3x10^4 beside 4x10^4 would overlap
         hax.set_ylabel("events / bin", fontsize=16)
     return artists
 
 
 def draw_feature(values: np.ndarray, label: np.ndarray, weight: np.ndarray, *, ax: Any = None, xlabel: str = "",
-                 unit: str = "", fontsize: float = 11) -> list[Any]:
-    """One input feature, signal against background, each normalised to one, in
-    :func:`hepml.plotting.hist.feature_bins` (integer bins for counts, the central 99 % otherwise,
+                 unit: str = "", fontsize: float = 11, names: Mapping[int, str] = CLASS_NAMES) -> list[Any]:
+    """One input feature, signal against background (called by ``names``), each normalised to one,
+    in :func:`hepml.plotting.hist.feature_bins` (integer bins for counts, the central 99 % otherwise,
     with the folded under- and overflow marked)."""
     ax = axes_or_current(ax)
     bins = feature_bins(values)
-    artists = draw_classes(values, label, weight, bins, ax=ax, fontsize=max(8.0, 0.6 * fontsize))
+    artists = draw_classes(values, label, weight, bins, ax=ax, fontsize=max(8.0, 0.6 * fontsize),
+                           classes=[(1, names[1]), (0, names[0])])
     ax.set_xlabel(xlabel, fontsize=fontsize)
     ax.set_ylabel(per_bin_label(bins, unit), fontsize=fontsize)
+    from matplotlib.ticker import MaxNLocator
+
+    # matplotlib's automatic ticks without the '0' at the bottom, which the first x tick label hits
+    ax.yaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], prune="lower"))
     return artists
 
 
@@ -195,23 +213,27 @@ def draw_correlations(X: np.ndarray, names: Sequence[str], *, ax: Any = None, ti
     image = ax.imshow(np.corrcoef(X.T), vmin=-1, vmax=1, cmap="RdBu_r")
     ax.set_xticks(range(len(names)), names, rotation=90, fontsize=11)
     ax.set_yticks(range(len(names)), names, fontsize=11)
-    ax.set_title(title)
+    if title:
+        panel_title(ax, title, fontsize=20)
     return [image]
 
 
-def draw_importance(importance: Mapping[str, float], *, ax: Any = None) -> list[Any]:
-    """Permutation importance: AUC lost when each feature is shuffled, largest at the top."""
+def draw_importance(importance: Mapping[str, float], *, ax: Any = None,
+                    labels: Mapping[str, str] | None = None) -> list[Any]:
+    """Permutation importance: AUC lost when each feature is shuffled, largest at the top, each
+    feature called by its ``labels`` entry (the spec's label) rather than its column name."""
     ax = axes_or_current(ax)
     items = sorted(importance.items(), key=lambda kv: kv[1])
-    bars = ax.barh([k for k, _ in items], [v for _, v in items])
+    bars = ax.barh([(labels or {}).get(k, k) for k, _ in items], [v for _, v in items])
     ax.set_xlabel("AUC decrease when shuffled")
     ax.tick_params(axis="y", labelsize=9)
     return [bars]
 
 
-def draw_history(history: Mapping[str, Mapping[str, Sequence[float]]], *, ax: Any = None) -> list[Any]:
-    """Training (solid) and validation (dashed) loss per fold, one colour per fold (ten before any
-    repeats)."""
+def draw_history(history: Mapping[str, Mapping[str, Sequence[float]]], *, ax: Any = None,
+                 step: str = "epoch") -> list[Any]:
+    """Training (solid) and validation (dashed) loss per fold and ``step`` (epoch, or boosting
+    iteration for trees), one colour per fold (ten before any repeats)."""
     ax = axes_or_current(ax)
     artists: list[Any] = []
     for i, (fold, curves) in enumerate(history.items()):
@@ -219,7 +241,7 @@ def draw_history(history: Mapping[str, Mapping[str, Sequence[float]]], *, ax: An
             if key in curves:
                 artists += ax.plot(np.arange(1, len(curves[key]) + 1), curves[key], ls, color=f"C{i % 10}",
                                    label=f"{fold.replace('fold', 'fold ')}, {what}")
-    ax.set_xlabel("epoch")
+    ax.set_xlabel(step)
     ax.set_ylabel("weighted loss")
     ax.legend(fontsize=13, ncols=2)
     return artists

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hepml.bundle import INTEGRITY, digest, file_hash, load_calibrator, load_keras_models, read_info, write_json
+from hepml.bundle import INTEGRITY, digest, file_hash, load_calibrator, load_fold_models, read_info, write_json
 from hepml.errors import BundleError
 from hepml.io.atomic import atomic_path
 from hepml.models import backend
@@ -38,7 +38,10 @@ def export_onnx(bundle: str | os.PathLike[str], *, opset: int = 17, check_events
         raise BundleError(f"ONNX export needs the 'onnx' extra (pip install 'hepml[onnx]'): {err}") from None
     folder = Path(bundle)
     info = read_info(folder)
-    models = load_keras_models(folder, info)
+    if info["kind"] != "keras":
+        raise BundleError(f"{folder}: ONNX export converts Keras networks; a {info['model']} bundle scores with "
+                          "hepml score (or the Scorer) directly")
+    models = [fold.model for fold in load_fold_models(folder, info)]
     n_features = len(info["columns"])
     written = []
     with atomic_path(folder / ONNX_DIR, kind="onnx export") as tmp:

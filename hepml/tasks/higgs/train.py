@@ -170,7 +170,7 @@ def train_fold(
                                           "loss": _losses(fitted.predict, table, {"train": train, "validation": val},
                                                           test, raw)})
         if fold == 0:  # train vs test scores of one fold model, for the overtraining check
-            rows = np.flatnonzero(train)[:200_000]
+            rows = np.sort(np.random.default_rng(seed).permutation(np.flatnonzero(train))[:200_000])
             np.savez_compressed(folder / "overtraining.npz", train_score=fitted.predict(table.X[rows]),
                                 train_label=table.label[rows], train_weight=table.weight[rows])
             if importance:
@@ -206,7 +206,8 @@ def assemble_bundle(
     raw = np.full(len(table), np.nan)
     with atomic_path(out, kind="bundle") as folder:
         folder.mkdir()
-        folds_info = _gather_folds([Path(d) for d in fold_dirs], folder, raw, events, folds, seed)
+        entry = get_model(model)
+        folds_info = _gather_folds([Path(d) for d in fold_dirs], folder, raw, events, folds, seed, entry.suffix)
         cal_rows = roles == CALIBRATION
         y, w = table.label[cal_rows], table.weight[cal_rows]
         calibrator = make_calibrator(calibration).fit(raw[cal_rows], y, prior_weights(y, w, prior))
@@ -218,11 +219,10 @@ def assemble_bundle(
         fingerprint, why = build_fingerprint(table.X, folds)
         if fingerprint is not None:
             fingerprint.save(folder / FINGERPRINT)
-        scores_files = get_model(model).scores_files
         config = dict(model_config or {})
         return write_bundle(
-            folder, kind="keras" if scores_files else "baseline", model=model,
-            models=folds_info["networks"] if scores_files else [], seed=seed, columns=list(table.names), k=k,
+            folder, kind="keras" if entry.suffix == ".keras" else "baseline", model=model,
+            models=folds_info["models"], seed=seed, columns=list(table.names), k=k,
             fold_key=_recorded_key(fold_key, spec_config), calibration_prior=parse_prior(prior),
             settings={"model": model, "model_config": config, "calibration": calibration, "k": k,
                       "trained_with": folds_info["trained_with"]},
@@ -233,11 +233,11 @@ def assemble_bundle(
 
 
 def _gather_folds(fold_dirs: list[Path], folder: Path, raw: np.ndarray, events: np.ndarray, folds: np.ndarray,
-                  seed: int) -> dict[str, Any]:
+                  seed: int, suffix: str) -> dict[str, Any]:
     """Copy the fold jobs' files into the bundle folder and their out-of-fold scores into ``raw``
     (checked to be the scores of exactly the events of each fold); their histories, losses and settings."""
     k = len(fold_dirs)
-    gathered: dict[str, Any] = {"history": {}, "losses": {}, "trained_with": {}, "networks": []}
+    gathered: dict[str, Any] = {"history": {}, "losses": {}, "trained_with": {}, "models": []}
     for j, src in enumerate(fold_dirs):
         with np.load(src / "scores.npz", allow_pickle=False) as data:
             if not np.array_equal(data["event"], events[folds == j]):
@@ -248,7 +248,7 @@ def _gather_folds(fold_dirs: list[Path], folder: Path, raw: np.ndarray, events: 
         fold_info = json.loads((src / "fold.json").read_text())
         gathered["losses"][f"fold{j}"] = fold_info.get("loss", {})
         gathered["trained_with"] = fold_info.get("settings", {})
-        gathered["networks"] += [f for f in fold_info["files"] if f.endswith(".keras")]
+        gathered["models"] += [f for f in fold_info["files"] if f.endswith(suffix)]
         for name in [*fold_info["files"], "overtraining.npz", "importance.json"]:
             if (src / name).exists():
                 shutil.copy2(src / name, folder / name)
