@@ -93,16 +93,27 @@ def main() -> None:
     import ROOT
 
     ROOT.DisableImplicitMT()  # one thread, as hepml's one process
-    ROOT.gInterpreter.Declare(CODE)
+    source = Path(args.workdir) / "hepml_masses.C"  # compiled with optimisation (ACLiC), not interpreted
+    source.write_text(CODE)
+    if not ROOT.gSystem.CompileMacro(str(source), "kO"):
+        print("ACLiC could not compile the helper; it runs JIT-compiled by cling instead")
+        ROOT.gInterpreter.Declare(CODE)
     spec = FeatureSpec.from_yaml(SPEC)
 
     def hepml() -> np.ndarray:
         return np.concatenate([t.X for t in spec.iter_tables(str(path))])
 
     ours, theirs = hepml(), rdataframe_columns(path)  # also the warm-up (JIT, file cache)
+    differ = {}
     for i, name in enumerate(spec.columns):
-        np.testing.assert_allclose(ours[:, i], theirs[name], rtol=2e-4, atol=2e-3, err_msg=name)
-    print(f"all {len(spec.columns)} features agree event by event ({len(ours)} events after the cut)")
+        # hepml computes in the branches' float32, this C++ in double: a pair whose |m - 80.4| ties
+        # another's to float32 precision can be chosen differently (1 event in 10^6 here)
+        bad = int((~np.isclose(ours[:, i], theirs[name], rtol=2e-4, atol=2e-3)).sum())
+        assert bad <= 1e-5 * len(ours), f"{name}: {bad} of {len(ours)} events differ"
+        if bad:
+            differ[name] = bad
+    print(f"all {len(spec.columns)} features agree event by event ({len(ours)} events after the cut; beyond float32 "
+          f"rounding: {differ or 'none'})")
     t_rdf = best_of(args.repeat, lambda: rdataframe_columns(path))
     t_hepml = best_of(args.repeat, hepml)
     n = args.events
