@@ -498,3 +498,16 @@ def test_one_weight_rule_spec_times_sample_factor() -> None:
         spec.with_sample_weight("genWeight * xsecWeight", where="sheet ttH")
     assert str(err.value).startswith("sheet ttH: weight 'genWeight * xsecWeight' reads 'genWeight', which the "
                                      "spec's weight 'genWeight' already multiplies in")
+
+
+def test_a_weight_counted_twice_is_refused_by_the_features_verb(higgs_files: dict[str, Path],
+                                                                 tmp_path: Path) -> None:
+    """The same rule at the command line: one line naming both weights, the input untouched and
+    no feature file (not even a partial one) left behind."""
+    before = sha256(higgs_files["signal"])
+    out = tmp_path / "out" / "signal.root"
+    done = hepml("features", f"{higgs_files['signal']}:Events", "--spec", str(SPEC), "--label", "1",
+                 "--weight", "genWeight * 0.5", "--out", str(out))
+    one_line_error(done, "weight 'genWeight * 0.5' reads 'genWeight'", "already multiplies in")
+    assert sha256(higgs_files["signal"]) == before
+    assert not out.parent.exists() or leftovers(out.parent) == []

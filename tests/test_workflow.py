@@ -294,6 +294,10 @@ def test_flat_ntuples_without_event_ids(checkout: Path) -> None:
     assert metrics["calibration_prior"] == "balanced" and metrics["auc"]["bdt"]["all"] > 0.6
     assert _tree_hashes(work / "analyses") == other if other else not (work / "analyses").exists()
     assert not (work / "results").exists()
+    logs = {p.name: p.read_text() for p in (work / "other/logs").rglob("*.log")}
+    assert "weights of other/higgs/features/ttH.root: (mc_weight) * (" in logs["features_ttH.log"]
+    assert not [name for name, text in logs.items() if " overlaps " in text or "CONDOR_CONFIG" in text]
+    assert {p.stem for p in (work / "other/higgs/plots").glob("*.png")} >= {"scores_bdt_all", "scores_dnn_all"}
 
 
 def test_config_mistakes_are_named(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["axes_or_current", "feature_bins", "weighted_fraction", "flow_fractions", "draw_classes", "per_bin_label",
-           "CLASS_COLOURS"]
+__all__ = ["axes_or_current", "feature_bins", "round_bins", "weighted_fraction", "flow_fractions", "draw_classes",
+           "per_bin_label", "clear_corner", "CLASS_COLOURS"]
 
 CLASS_COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:orange")
 
@@ -70,6 +70,25 @@ def flow_fractions(values: np.ndarray, weights: np.ndarray, bins: np.ndarray) ->
     if total == 0:
         return 0.0, 0.0
     return float(np.sum(weights[values < bins[0]])) / total, float(np.sum(weights[values > bins[-1]])) / total
+
+
+def clear_corner(ax: Any) -> None:
+    """No label on the lowest visible y tick: it sits where the first x tick label does, in the
+    bottom-left corner (a histogram's '0.00', an image's pixel 0).  The tick itself stays."""
+    from matplotlib.ticker import ScalarFormatter
+
+    class WithoutLowest(ScalarFormatter):
+        def format_ticks(self, values: Any) -> list[str]:
+            labels = list(super().format_ticks(values))
+            if self.axis is None:
+                return labels
+            low, high = sorted(self.axis.get_view_interval())
+            shown = [i for i, value in enumerate(values) if low <= value <= high]
+            if shown:
+                labels[shown[0]] = ""
+            return labels
+
+    ax.yaxis.set_major_formatter(WithoutLowest())
 
 
 def per_bin_label(bins: np.ndarray, unit: str = "", what: str = "fraction of events") -> str:

@@ -13,7 +13,7 @@ import numpy as np
 from hepml.io.images import PIXEL_BRANCHES, densify
 from hepml.io.read import Source, iterate
 from hepml.plotting import figure, save, without_beam
-from hepml.plotting.hist import axes_or_current
+from hepml.plotting.hist import axes_or_current, clear_corner
 from hepml.tasks.cosmic.score import load_segmenter, predict_pixels
 
 __all__ = ["plot_event_displays", "draw_plane", "colour_bar", "LABEL_COLOURS", "CHARGE_MAX"]
@@ -40,6 +40,7 @@ def draw_plane(image: np.ndarray, kind: str = "charge", *, ax: Any = None, color
         raise ValueError(f"kind {kind!r}: choose charge or labels")
     ax.set_xlabel("wire", fontsize=20)
     ax.set_ylabel("time tick", fontsize=20)
+    clear_corner(ax)
     artists = [artist]
     if colorbar:
         artists.append(colour_bar(artist, ax, kind, classes))

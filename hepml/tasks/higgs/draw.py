@@ -16,6 +16,7 @@ from hepml.plotting import panel_title
 from hepml.plotting.hist import (
     CLASS_COLOURS,
     axes_or_current,
+    clear_corner,
     draw_classes,
     feature_bins,
     per_bin_label,
@@ -200,10 +201,7 @@ def draw_feature(values: np.ndarray, label: np.ndarray, weight: np.ndarray, *, a
                            classes=[(1, names[1]), (0, names[0])])
     ax.set_xlabel(xlabel, fontsize=fontsize)
     ax.set_ylabel(per_bin_label(bins, unit), fontsize=fontsize)
-    from matplotlib.ticker import MaxNLocator
-
-    # matplotlib's automatic ticks without the '0' at the bottom, which the first x tick label hits
-    ax.yaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], prune="lower"))
+    clear_corner(ax)
     return artists
 
 
