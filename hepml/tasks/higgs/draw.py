@@ -149,9 +149,11 @@ def draw_scores(s: BundleScores, *, ax: Any = None, bins: int = 40,
         events = ks["signal"]["events_train"]
         artists += ax.plot([], [], " ", label=f"overtraining check ({events} per class, p < {OVERTRAINING_P / 2:g}): "
                                               + ("FLAGGED" if verdict["overtrained"] else "passed"))
-    ax.set_xlabel(f"{display_name(s)}: output before calibration")
+    ax.set_xlabel(f"{display_name(s)}: output before calibration", fontsize=20)
     ax.set_ylabel(per_bin_label(edges))
     ax.set_yscale("log")
+    low, high = ax.get_ylim()  # a bin of tiny weights (cross sections 3300x apart) must not squash the rest
+    ax.set_ylim(max(low, high * 1e-6), high)
     ax.legend(fontsize=13)
     return artists
 
