@@ -159,3 +159,34 @@ def test_combinatorics_refuse_what_they_cannot_do() -> None:
         ev("pairs(MET_px)")
     assert ev("argmin(Jet_pt)").tolist() == [[2], [0], [None]]
     assert ev("sum(pairs(Jet_pt))").tolist() == [200.0, 0.0, 0.0]  # (50+30) + (50+20) + (30+20)
+
+
+@pytest.mark.parametrize("text", [
+    "mass(p4(Jet_pt, Jet_eta, Jet_phi, Jet_mass)[:, 0] + p4(Jet_pt, Jet_eta, Jet_phi, Jet_mass)[:, 1])",
+    "pt(p4(Jet_pt, Jet_eta, Jet_phi, Jet_mass)[:, 1] - p4(Jet_pt, Jet_eta, Jet_phi, Jet_mass)[:, 0])",
+    "Jet_pt[:, 1]",
+    "mass(pairs(p4(Jet_pt, Jet_eta, Jet_phi, Jet_mass)))",
+    "mass(combinations(p4(Jet_pt, Jet_eta, Jet_phi, Jet_mass), 3))",
+    "combinations(Jet_pt, 3)",
+    "mass(best(pairs(p4(Jet_pt, Jet_eta, Jet_phi, Jet_mass)),"
+    " abs(mass(pairs(p4(Jet_pt, Jet_eta, Jet_phi, Jet_mass))) - 80.4)))",
+])
+def test_numpy_fast_paths_give_awkwards_answer(text: str) -> None:
+    """The numpy paths (one four-vector per event, jagged [:, k], p4 and combinations on flat contents)
+    against awkward's own operations: the same events reordered are IndexedArrays, on which every
+    fast path declines."""
+    rng = np.random.default_rng(3)
+    counts = rng.integers(2, 7, 500)
+    n = int(counts.sum())
+    flat = {"Jet_pt": rng.exponential(40, n) + 20, "Jet_eta": rng.normal(0, 1.5, n),
+            "Jet_phi": rng.uniform(-np.pi, np.pi, n), "Jet_mass": rng.exponential(5, n)}
+    arrays = ak.Array({k: ak.unflatten(v, counts) for k, v in flat.items()})
+    order = rng.permutation(len(arrays))
+    reordered = arrays[order]
+    assert isinstance(reordered["Jet_pt"].layout, ak.contents.IndexedArray)
+    fast = Expression(text, context="test").evaluate(arrays)
+    slow = Expression(text, context="test").evaluate(reordered)
+    fast, slow = ak.Array(fast)[order], ak.Array(slow)
+    assert ak.all(ak.num(fast, axis=-1) == ak.num(slow, axis=-1)) if fast.ndim > 1 else len(fast) == len(slow)
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(fast, axis=None)), ak.to_numpy(ak.flatten(slow, axis=None)),
+                               rtol=1e-9)

@@ -155,3 +155,29 @@ def test_plot_label_option_is_checked() -> None:
     from hepml.cli import main
 
     assert main(["--plot-label", '{"experiment": "DELPHI"}', "inspect", str(SPEC)]) == 1
+
+
+@pytest.mark.parametrize("signal, background, text", [
+    (3000, 800, "overtraining check (3000 signal, 800 background"),
+    (900, 900, "overtraining check (900 per class"),
+])
+def test_scores_figure_says_how_many_events_of_each_class_the_check_compared(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signal: int, background: int, text: str) -> None:
+    """A small class is drawn down to its own size: the verdict names each class's count then."""
+    import matplotlib.pyplot as plt
+
+    from hepml.tasks.higgs.draw import draw_scores
+    from hepml.tasks.higgs.evaluate import BundleScores
+
+    rng = np.random.default_rng(0)
+    label = np.r_[np.ones(signal), np.zeros(background)].astype(np.int32)
+    raw, ones = rng.uniform(size=len(label)), np.ones(len(label))
+    s = BundleScores("dnn_all", "dnn", "all", raw, raw, label, ones, np.zeros(len(label), np.int32), tmp_path)
+    training = {"train_score": rng.uniform(size=len(label)), "train_label": label, "train_weight": ones}
+    monkeypatch.setattr(BundleScores, "training_scores", lambda self: training)
+    _, ax = plt.subplots()
+    draw_scores(s, ax=ax)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close("all")
+    assert any(t.startswith(text) for t in legend), legend
+    assert s.overtraining_check["ks"]["background"]["events_train"] == background

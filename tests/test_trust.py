@@ -26,7 +26,7 @@ from hepml.features.files import feature_sources, read_features, write_features
 from hepml.scoring import LeakWarning, Scorer
 from hepml.tasks.higgs.train import train_kfold
 
-from conftest import REPO, SPEC, copy, hepml, leftovers, one_line_error, sha256
+from conftest import REPO, SPEC, copy, hepml, leftovers, one_line_error, rehash, sha256
 
 TINY = {"epochs": 2, "units": 16, "layers": 1}
 
@@ -516,3 +516,20 @@ def test_in_place_respects_a_read_only_file(tmp_path: Path, zmumu: str) -> None:
 def test_spec_errors_still_refuse_before_reading(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         FeatureSpec.from_yaml(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda i: i.update(kind="baseline", model="bdt", models=[]),
+     "this bdt bundle holds no fold models .* retrain it to score"),
+    (lambda i: i.update(kind="baseline", model="bdt"), r"fold0.keras: a bdt fold model is a \.skops file"),
+    (lambda i: i.update(kind="baseline", model="svm"), "key 'model': unknown model 'svm'.* this hepml cannot score it"),
+])
+def test_bundles_whose_fold_models_cannot_score_say_why(dnn_bundle: Path, tmp_path: Path, change,  # type: ignore[no-untyped-def]
+                                                        message: str) -> None:
+    """A baseline bundle of an older hepml (no fold models), fold files of another model and a model
+    this hepml does not know, each with a consistent integrity record: refused by name, not loaded."""
+    bundle = _copy_bundle(dnn_bundle, tmp_path)
+    _edit_info(bundle, change)
+    rehash(bundle)
+    with pytest.raises(BundleError, match=message):
+        Scorer(bundle)

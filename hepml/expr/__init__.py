@@ -31,7 +31,7 @@ import awkward as ak
 import numpy as np
 
 from hepml.errors import ExpressionError
-from hepml.expr.functions import FUNCTIONS, KEYWORDS, MAX_OBJECTS, LimitError, add, power, subtract
+from hepml.expr.functions import FUNCTIONS, KEYWORDS, MAX_OBJECTS, LimitError, add, plain_numbers, power, subtract
 
 __all__ = ["Expression", "FUNCTIONS", "parse", "MAX_LENGTH", "MAX_DEPTH", "MAX_OBJECTS"]
 
@@ -39,7 +39,7 @@ MAX_LENGTH = 5000
 MAX_DEPTH = 100
 
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: add,  # four-vector sums take a numpy fast path (hepml.expr.functions._flat_vector)
+    ast.Add: add,  # four-vector sums take a numpy fast path (hepml.expr.functions._flat_components)
     ast.Sub: subtract,
     ast.Mult: operator.mul,
     ast.Div: operator.truediv,
@@ -235,11 +235,12 @@ def _nth(array: ak.Array, k: int) -> Any:
         return array[:, k]
     rows = np.asarray(layout.offsets.data)[:-1] + k
     content = layout.content
-    if isinstance(content, ak.contents.NumpyArray) and not content.parameters:
-        return np.asarray(content.data)[rows]
-    if isinstance(content, ak.contents.RecordArray) and not content.is_tuple and all(  # four-vectors: likewise
-            isinstance(f, ak.contents.NumpyArray) and f.data.ndim == 1 for f in content.contents):
-        fields = [ak.contents.NumpyArray(np.asarray(f.data)[rows]) for f in content.contents]
+    numbers = plain_numbers(content)
+    if numbers is not None:
+        return numbers[rows]
+    columns = [plain_numbers(f) for f in content.contents] if isinstance(content, ak.contents.RecordArray) else []
+    if columns and not content.is_tuple and all(c is not None for c in columns):  # four-vectors: likewise
+        fields = [ak.contents.NumpyArray(c[rows]) for c in columns if c is not None]
         return ak.Array(ak.contents.RecordArray(fields, content.fields, parameters=content.parameters),
                         behavior=array.behavior)
     return array[:, k]

@@ -56,7 +56,10 @@ import vector
 
 from hepml.split import event_hash
 
-__all__ = ["FUNCTIONS", "KEYWORDS", "MAX_OBJECTS", "MAX_COMBINATIONS", "LimitError", "power"]
+__all__ = [
+    "FUNCTIONS", "KEYWORDS", "MAX_OBJECTS", "MAX_COMBINATIONS", "LimitError", "power", "plain_numbers",
+    "cartesian_columns",
+]
 
 MAX_OBJECTS = 1000
 MAX_COMBINATION = 5
@@ -103,15 +106,17 @@ def _same_lists(*values: Any) -> tuple[np.ndarray, list[Any]] | None:
             contents.append(value)
             continue
         layout = value.layout if isinstance(value, ak.Array) else None
-        if not (isinstance(layout, ak.contents.ListOffsetArray) and isinstance(layout.content, ak.contents.NumpyArray)
-                and not layout.parameters and not layout.content.parameters):
+        if not isinstance(layout, ak.contents.ListOffsetArray) or layout.parameters:
+            return None
+        data = plain_numbers(layout.content)
+        if data is None:
             return None
         these = np.asarray(layout.offsets.data)
         if offsets is None:
             offsets = these
         elif not (len(these) == len(offsets) and np.array_equal(these - these[0], offsets - offsets[0])):
             return None
-        contents.append(np.asarray(layout.content.data)[these[0]:these[-1]])
+        contents.append(data[these[0]:these[-1]])
     if offsets is None:
         return None
     return offsets - offsets[0], contents
@@ -250,17 +255,11 @@ def _combination_sums(x: ak.Array, n: int) -> ak.Array | None:
     if not isinstance(layout, ak.contents.ListOffsetArray) or layout.parameters:
         return None
     content = layout.content
-    names: list[str] | None = None
-    if isinstance(content, ak.contents.NumpyArray) and not content.parameters and content.data.ndim == 1:
-        columns = [np.asarray(content.data)]
-    elif isinstance(content, ak.contents.RecordArray) and content.parameter("__record__") == "Momentum4D":
-        given = next((n for n in _CARTESIAN if set(n) <= set(content.fields)), ())
-        fields = [content.content(f) for f in given]
-        if not fields or not all(isinstance(f, ak.contents.NumpyArray) and f.data.ndim == 1 for f in fields):
-            return None
-        columns, names = [np.asarray(f.data) for f in fields], list(_CARTESIAN[0])
-    else:
+    numbers, vectors = plain_numbers(content), cartesian_columns(content)
+    if numbers is None and vectors is None:
         return None
+    columns = [numbers] if numbers is not None else list(vectors or ())
+    names = None if numbers is not None else list(_CARTESIAN[0])
     local = ak.to_packed(ak.argcombinations(x, n, axis=1)).layout  # list offsets of records "0".."n-1"
     offsets = np.asarray(local.offsets.data)
     starts = np.asarray(layout.offsets.data)[:-1]
@@ -305,14 +304,27 @@ def _flat_components(v: Any) -> tuple[np.ndarray, ...] | None:
     cost a few numpy operations instead of awkward's broadcasting, with vector's own formulas."""
     if not isinstance(v, ak.Array) or v.ndim != 1:
         return None
-    layout = v.layout
+    return cartesian_columns(v.layout)
+
+
+def plain_numbers(layout: ak.contents.Content) -> np.ndarray | None:
+    """The numpy data of a layout of plain numbers (no parameters, one dimension), else None: the
+    content on which the numpy fast paths of jagged lists may work."""
+    if isinstance(layout, ak.contents.NumpyArray) and not layout.parameters and layout.data.ndim == 1:
+        return np.asarray(layout.data)
+    return None
+
+
+def cartesian_columns(layout: ak.contents.Content) -> tuple[np.ndarray, ...] | None:
+    """The (px, py, pz, E) numpy arrays of a Momentum4D record layout stored in Cartesian form
+    (whatever vector names them) with plain-number fields, else None."""
     if not isinstance(layout, ak.contents.RecordArray) or layout.parameter("__record__") != "Momentum4D":
         return None
     names = next((n for n in _CARTESIAN if set(n) <= set(layout.fields)), None)
-    contents = [layout.content(n) for n in names] if names else []
-    if not contents or not all(isinstance(c, ak.contents.NumpyArray) and c.data.ndim == 1 for c in contents):
+    columns = [plain_numbers(layout.content(n)) for n in names] if names else []
+    if not columns or any(c is None for c in columns):
         return None
-    return tuple(np.asarray(c.data) for c in contents)
+    return tuple(c for c in columns if c is not None)
 
 
 def _from_components(px: np.ndarray, py: np.ndarray, pz: np.ndarray, energy: np.ndarray) -> ak.Array:

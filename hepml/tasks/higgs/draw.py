@@ -22,7 +22,7 @@ from hepml.plotting.hist import (
     per_bin_label,
     weighted_fraction,
 )
-from hepml.tasks.higgs.evaluate import OVERTRAINING_P, BundleScores, overtraining
+from hepml.tasks.higgs.evaluate import OVERTRAINING_P, BundleScores
 
 __all__ = ["display_name", "ks_text", "draw_roc", "draw_roc_linear", "draw_scores", "draw_reliability",
            "draw_feature", "draw_correlations", "draw_importance", "draw_history", "FEATURESET_STYLES", "CLASS_NAMES",
@@ -134,7 +134,7 @@ def draw_scores(s: BundleScores, *, ax: Any = None, bins: int = 40,
     artists = draw_classes(s.raw[test], s.label[test], s.weight[test], edges, ax=ax, mark_flow=False,
                            classes=[(1, f"{names[1]}, test ({n_test[1]} events)"),
                                     (0, f"{names[0]}, test ({n_test[0]} events)")])
-    train, verdict = s.overtraining(), overtraining(s)
+    train, verdict = s.training_scores(), s.overtraining_check
     ks = verdict["ks"]
     for (name, cls), colour in zip((("signal", 1), ("background", 0)), CLASS_COLOURS):  # as draw_classes colours them
         if train is None:
@@ -146,8 +146,10 @@ def draw_scores(s: BundleScores, *, ax: Any = None, bins: int = 40,
                                    label=f"{names[cls]}, train ({int(rows.sum())}): "
                                          f"{ks_text(test_ks.get('statistic'), test_ks.get('pvalue'))}"))
     if ks:
-        events = ks["signal"]["events_train"]
-        artists += ax.plot([], [], " ", label=f"overtraining check ({events} per class, p < {OVERTRAINING_P / 2:g}): "
+        sizes = {names[cls]: ks[name]["events_train"] for name, cls in (("signal", 1), ("background", 0))}
+        events = (f"{sizes[names[1]]} per class" if len(set(sizes.values())) == 1  # a small class may have fewer
+                  else ", ".join(f"{n} {c}" for c, n in sizes.items()))
+        artists += ax.plot([], [], " ", label=f"overtraining check ({events}, p < {OVERTRAINING_P / 2:g}): "
                                               + ("FLAGGED" if verdict["overtrained"] else "passed"))
     ax.set_xlabel(f"{display_name(s)}: output before calibration", fontsize=20)
     ax.set_ylabel(per_bin_label(edges))

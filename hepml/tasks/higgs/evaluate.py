@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +52,18 @@ class BundleScores:
         posterior of, so ECE and the reliability diagram judge it by its own convention."""
         return prior_weights(self.label, self.weight, self.prior)
 
-    def overtraining(self) -> dict[str, np.ndarray] | None:
+    def training_scores(self) -> dict[str, np.ndarray] | None:
+        """The fold-0 model's scores, labels and weights on its own training events (None in
+        bundles from before the overtraining check)."""
         if "overtraining.npz" not in self.info["integrity"]["files"]:
             return None
         with np.load(bundle_file(self.path, self.info, "overtraining.npz"), allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
+
+    @cached_property
+    def overtraining_check(self) -> dict[str, Any]:
+        """:func:`overtraining` of this bundle, computed once (metrics.json and the scores figure)."""
+        return overtraining(self)
 
 
 def load_scores(path: str | os.PathLike[str]) -> BundleScores:
@@ -99,8 +107,8 @@ def evaluate(bundles: list[str], out: str | os.PathLike[str], *, reference: str 
     metrics["rejection_at_eff_by_model"] = {
         s.name: {str(e): rejection_at(s.label, s.raw, s.weight, e) for e in EFFICIENCIES} for s in scores
     }
-    metrics["ks"] = ks_summary(ref)
-    metrics["overtraining"] = {s.name: overtraining(s) for s in scores}
+    metrics["ks"] = ref.overtraining_check["ks"]
+    metrics["overtraining"] = {s.name: s.overtraining_check for s in scores}
     with atomic_path(out) as tmp:
         write_json(tmp, metrics)
     return metrics
@@ -136,7 +144,7 @@ def overtraining(s: BundleScores) -> dict[str, Any]:
 def ks_summary(s: BundleScores, *, events: int = OVERTRAINING_EVENTS, seed: int = 0) -> dict[str, Any]:
     """Per class, the KS test of the fold-0 model's scores on its training events against its test
     fold, both drawn down to the same size (at most ``events``)."""
-    train = s.overtraining()
+    train = s.training_scores()
     if train is None:
         return {}
     rng = np.random.default_rng(seed)
