@@ -13,7 +13,7 @@ PACKAGE = REPO / "hepml"
 # lower layers never import higher ones (imports inside functions count too)
 LAYERS = {
     "hepml.errors": 0, "hepml.settings": 0, "hepml.yamlfile": 0, "hepml.logs": 0, "hepml.progress": 0,
-    "hepml.split": 0, "hepml.expr": 0,
+    "hepml.split": 0, "hepml.expr": 0, "hepml.cpus": 0,
     "hepml.io": 1,
     "hepml.features": 2, "hepml.simulate": 2,
     "hepml.models": 3, "hepml.calibration": 3, "hepml.metrics": 3,

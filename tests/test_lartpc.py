@@ -4,6 +4,7 @@ and per-pixel write-back alignment."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -111,6 +112,18 @@ def test_uresnet_shapes_serialisation_and_overfit(tmp_path: Path) -> None:
     model.save(tmp_path / "m.keras")
     again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     np.testing.assert_allclose(again.predict(charge, verbose=0), model.predict(charge, verbose=0), atol=1e-6)
+
+
+@pytest.mark.parametrize("growth, filters", [("doubling", [4, 8, 16, 32]), ("additive", [4, 8, 12, 16])])
+def test_uresnet_filters_grow_by_level_as_configured(growth: str, filters: list[int]) -> None:
+    """Doubling (the demo's), or additive as CosmicTagger grows them for full windows: filters x
+    (level + 1), the bottleneck included, the decoder mirroring the encoder."""
+    from hepml.models.uresnet import UResNetConfig, build_uresnet
+
+    model = build_uresnet(3, 64, 64, UResNetConfig(depth=3, filters=4, growth=growth))
+    assert [model.get_layer(f"enc{level}_0_conv1").filters for level in range(3)] == filters[:3]
+    assert [model.get_layer(f"dec{level}_0_conv2").filters for level in range(3)] == filters[:3]
+    assert model.get_layer("bottleneck_conv1").filters == filters[3]
 
 
 @pytest.fixture(scope="module")
@@ -262,6 +275,39 @@ def test_pixel_scores_are_aligned_with_each_events_pixels(segmenter: tuple[Path,
     assert ak.all(kept == ak.sum(scores.Pixel_cosmic < 0.5, axis=1))
     np.testing.assert_allclose(ak.to_numpy(ak.flatten(gather(probs, source)[..., L.COSMIC])),
                                ak.to_numpy(ak.flatten(scores.Pixel_cosmic)), atol=1e-6)
+
+
+def test_large_windows_are_read_and_scored_a_few_at_a_time(segmenter: tuple[Path, Path], tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """SBND's full window is 160 of these: with the pixel budget of a chunk cut to three windows,
+    scoring reads, densifies and predicts three events at a time and writes the same scores, and
+    training's chunks hold whole batches, counted as the stream makes them."""
+    from hepml.io import images
+    from hepml.tasks.cosmic import train
+    from hepml.tasks.cosmic.score import score_pixels
+
+    bundle, events = segmenter
+    whole = uproot.open(score_pixels(bundle, str(events), tmp_path / "whole.root"))["scores"].arrays()
+    monkeypatch.setattr(images, "CHUNK_PIXELS", 3 * int(np.prod(SHAPE)))
+    assert images.events_per_chunk(SHAPE, 64) == 3 and images.events_per_chunk((3, 2048, 1280), 64) == 1
+    seen: list[int] = []
+
+    def counted(arrays: ak.Array, shape: tuple[int, ...], *, labels: bool = True) -> tuple[np.ndarray, Any]:
+        seen.append(len(arrays))
+        return densify(arrays, shape, labels=labels)
+
+    monkeypatch.setattr("hepml.tasks.cosmic.score.densify", counted)
+    few = uproot.open(score_pixels(bundle, str(events), tmp_path / "few.root"))["scores"].arrays()
+    assert max(seen) == 3 and sum(seen) == len(whole) == 40
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(few.Pixel_cosmic)), ak.to_numpy(ak.flatten(whole.Pixel_cosmic)),
+                               atol=1e-6)
+    for batch in (2, 4):
+        assert train._chunk(batch, SHAPE) == batch  # never less than a batch
+        weights = np.ones(3, np.float32)
+        for validation in (False, True):
+            made = list(train._batches([str(events)], SHAPE, batch, validation, weights, 0.01))
+            assert len(made) == train._count_batches([str(events)], SHAPE, batch, validation) > 0
+            assert all(len(q) <= batch for q, _, _ in made)
 
 
 def test_scores_with_mirrors_average_the_four_mirror_images(segmenter: tuple[Path, Path], tmp_path: Path) -> None:

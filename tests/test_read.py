@@ -43,6 +43,47 @@ def test_chunks_are_bounded_and_cover_every_entry(zmumu: str) -> None:
     np.testing.assert_array_equal(np.concatenate([c.arrays.M.to_numpy() for c in chunks]), whole)
 
 
+@pytest.mark.parametrize("cores", ["1", "2"])
+def test_chunks_are_the_same_read_ahead_or_not(zmumu: str, cores: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two cores read the next chunk in a thread (read_ahead), one core does not: the same chunks."""
+    from hepml.cpus import usable_cores
+
+    monkeypatch.setenv("OMP_NUM_THREADS", cores)
+    assert usable_cores() == int(cores)
+    test_chunks_are_bounded_and_cover_every_entry(zmumu)
+    chunks = list(iterate(zmumu, ["M"], step_size=700, cut="M > 80"))
+    assert [c.entry_start for c in chunks] == [0, 700, 1400, 2100]
+    whole = uproot.open(zmumu)["events"]["M"].array(library="np")
+    np.testing.assert_array_equal(np.concatenate([c.entries for c in chunks]), np.flatnonzero(whole > 80))
+
+
+def test_read_ahead_raises_where_the_item_would_come_and_stops_when_closed() -> None:
+    import threading
+
+    from hepml.io.read import read_ahead
+
+    produced: list[int] = []
+
+    def items(fail_at: int | None = None):  # type: ignore[no-untyped-def]
+        for i in range(1000):
+            if i == fail_at:
+                raise ValueError(f"unreadable item {i}")
+            produced.append(i)
+            yield i
+
+    got = []
+    with pytest.raises(ValueError, match="unreadable item 3"):
+        for item in read_ahead(items(fail_at=3)):
+            got.append(item)
+    assert got == [0, 1, 2]
+    produced.clear()
+    stream = read_ahead(items())
+    assert next(stream) == 0
+    stream.close()  # a consumer that stops early: the reader stops one or two items ahead
+    assert not any(t.name == "hepml-read-ahead" and t.is_alive() for t in threading.enumerate())
+    assert len(produced) <= 3
+
+
 def test_branch_patterns_jagged_and_cut(hzz: str) -> None:
     (chunk,) = iterate(hzz, filter_name=["Muon_P*"], cut="NMuon >= 2 and MET_px > 0")
     assert set(chunk.arrays.fields) == {"Muon_Px", "Muon_Py", "Muon_Pz"}

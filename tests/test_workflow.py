@@ -51,6 +51,10 @@ def test_lint_and_dry_run_of_the_default_config(tmp_path: Path) -> None:
     full = _snakemake(work, "-n", "-p", "--cores", "2", "--configfile", "workflows/config/full.yaml")
     assert full.returncode == 0, full.stderr
     assert "--events=2200000" in full.stdout and '"wires": 512' in full.stdout and '"units": 300' in full.stdout
+    window = _snakemake(work, "-n", "-p", "--cores", "2", "--configfile", "workflows/config/full.yaml",
+                        "workflows/config/sbnd_window.yaml")
+    assert window.returncode == 0, window.stderr
+    assert '"wires": 2048, "ticks": 1280' in window.stdout and '"growth": "additive"' in window.stdout
     # a second analysis in the same checkout: every output and log under its own folder
     other = _snakemake(work, "-n", "-p", "--cores", "2", "--config", "results=analyses/ttH")
     assert other.returncode == 0, other.stderr

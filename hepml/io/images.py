@@ -10,7 +10,7 @@ import numpy as np
 
 from hepml.io.read import iterate
 
-__all__ = ["PIXEL_BRANCHES", "densify", "gather", "iter_images"]
+__all__ = ["PIXEL_BRANCHES", "CHUNK_PIXELS", "densify", "gather", "iter_images", "events_per_chunk"]
 
 PIXEL_BRANCHES = ("Pixel_plane", "Pixel_wire", "Pixel_tick", "Pixel_charge", "Pixel_label")
 
@@ -48,6 +48,16 @@ def gather(dense: np.ndarray, arrays: Any) -> ak.Array:
     values = dense.reshape((-1, *dense.shape[4:]))[flat]
     counts = ak.to_numpy(ak.num(arrays["Pixel_charge"], axis=1))
     return ak.unflatten(values, counts)
+
+
+CHUNK_PIXELS = 16 * 2**20  # dense pixels per chunk: 64 MB of float32 charge
+
+
+def events_per_chunk(shape: Sequence[int], wanted: int) -> int:
+    """``wanted`` events, but no more than :data:`CHUNK_PIXELS` dense pixels: the demo's
+    3 x 128 x 128 windows go 64 or 256 at a time as ever, SBND's full 3 x 2048 x 1280 window two at a
+    time, so the memory of densifying, training and scoring does not grow with the window."""
+    return max(1, min(int(wanted), CHUNK_PIXELS // int(np.prod(shape))))
 
 
 def iter_images(inputs: Any, shape: Sequence[int], *, step_size: int | str = 64,

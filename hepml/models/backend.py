@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from hepml.cpus import thread_budget
 from hepml.errors import ConfigError
 
 __all__ = ["configure", "gpu_visible", "limit_threads", "thread_budget", "name", "accelerator", "mixed_policy",
@@ -48,12 +49,6 @@ def gpu_visible() -> bool:
     if os.environ.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1"):
         return False
     return bool(glob.glob("/dev/nvidia[0-9]*"))
-
-
-def thread_budget() -> int | None:
-    """The job's CPU threads as ``OMP_NUM_THREADS`` gives them (its first level), or None if unset."""
-    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 def limit_threads(threads: int) -> None:

@@ -33,6 +33,7 @@ from keras import ops  # noqa: E402
 __all__ = [
     "UResNetConfig",
     "build_uresnet",
+    "level_filters",
     "fit_uresnet",
     "pooled_bottleneck",
     "FoldPlanes",
@@ -136,6 +137,7 @@ class UResNetConfig(Settings):
         "depth": {"minimum": 1, "maximum": 8}, "filters": AT_LEAST_ONE, "blocks": AT_LEAST_ONE,
         "learning_rate": POSITIVE, "batch_size": AT_LEAST_ONE, "epochs": AT_LEAST_ONE, "empty_weight": NON_NEGATIVE,
         "crop": NON_NEGATIVE, "schedule": {"enum": ["constant", "cosine"]}, "dice": NON_NEGATIVE,
+        "growth": {"enum": ["doubling", "additive"]},
     }
 
     depth: int = 3
@@ -151,11 +153,19 @@ class UResNetConfig(Settings):
     schedule: str = "constant"  # learning rate: constant, or cosine (decays to 5 % over the epochs)
     shuffle: bool = False  # new order of the windows of each read chunk every epoch (Keras cannot shuffle a stream)
     dice: float = 0.0  # weight of a soft-Dice term on the cosmic and neutrino classes (CrossEntropyDice)
+    # filters per level: doubling (filters x 2^level), or additive (filters x (level + 1)), CosmicTagger's
+    # choice for full windows: the deep levels, whose pixels are few, then hold far fewer weights
+    growth: str = "doubling"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.crop and self.crop % 2**self.depth:
             raise ConfigError(f"uresnet.crop: {self.crop} must be divisible by 2^depth = {2**self.depth}")
+
+
+def level_filters(config: UResNetConfig, level: int) -> int:
+    """The filters of a level of the encoder and decoder (``config.depth``: the bottleneck)."""
+    return config.filters * (level + 1 if config.growth == "additive" else 2**level)
 
 
 def _residual(x: Any, filters: int, name: str) -> Any:
@@ -182,16 +192,16 @@ def build_uresnet(planes: int, wires: int, ticks: int, config: UResNetConfig, cl
     skips = []
     for level in range(config.depth):
         for b in range(config.blocks):
-            x = _residual(x, config.filters * 2**level, f"enc{level}_{b}")
+            x = _residual(x, level_filters(config, level), f"enc{level}_{b}")
         skips.append(x)
-        x = keras.layers.Conv2D(config.filters * 2 ** (level + 1), 2, strides=2, name=f"down{level}")(x)
+        x = keras.layers.Conv2D(level_filters(config, level + 1), 2, strides=2, name=f"down{level}")(x)
     x = MergePlanes(planes, name="merge_planes")(x)
-    x = _residual(x, config.filters * 2**config.depth, "bottleneck")
+    x = _residual(x, level_filters(config, config.depth), "bottleneck")
     for level in reversed(range(config.depth)):
-        x = keras.layers.Conv2DTranspose(config.filters * 2**level, 2, strides=2, name=f"up{level}")(x)
+        x = keras.layers.Conv2DTranspose(level_filters(config, level), 2, strides=2, name=f"up{level}")(x)
         x = keras.layers.Concatenate(name=f"skip{level}")([x, skips[level]])
         for b in range(config.blocks):
-            x = _residual(x, config.filters * 2**level, f"dec{level}_{b}")
+            x = _residual(x, level_filters(config, level), f"dec{level}_{b}")
     x = keras.layers.Conv2D(classes, 1, name="logits")(x)
     x = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(x)
     outputs = UnfoldPlanes(planes, name="unfold_planes")(x)

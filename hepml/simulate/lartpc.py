@@ -305,8 +305,12 @@ def iter_chunks(
     chunk_size: int = 100,
     first_event: int = 0,
 ) -> Iterator[dict[str, Any]]:
-    """Columns of ``chunk_size`` events at a time: event number, pixel list, truth summaries."""
+    """Columns of ``chunk_size`` events at a time (fewer for large windows, whose dense images would
+    not fit: :func:`hepml.io.images.events_per_chunk`): event number, pixel list, truth summaries."""
+    from hepml.io.images import events_per_chunk
+
     g, c = geometry or Geometry(), config or LArTPCConfig()
+    chunk_size = events_per_chunk((g.planes, g.wires, g.ticks), chunk_size)
     rng = np.random.default_rng([seed, 2024])
     for start in range(0, n_events, chunk_size):
         m = min(chunk_size, n_events - start)

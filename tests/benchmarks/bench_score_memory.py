@@ -11,25 +11,16 @@ ratio of peaks stays near 1 while the time grows with the events.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from hepml.simulate.higgs import write_ntuple
+from timing import cli_peak
 
-RUN = ("import resource, sys\nfrom hepml.cli import main\ncode = main(sys.argv[1:])\n"
-       "print('peak_rss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)")
+from hepml.simulate.higgs import write_ntuple
 
 
 def score(bundle: str, ntuple: Path, out: Path) -> tuple[float, float]:
     """(peak RSS in MB, wall seconds) of one ``hepml score`` process."""
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", RUN, "score", bundle, f"{ntuple}:Events", "--out", str(out)],
-                          capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - start
-    peak = next(int(line.split()[1]) for line in done.stdout.splitlines() if line.startswith("peak_rss_kb"))
-    return peak / 1024, wall
+    return cli_peak("score", bundle, f"{ntuple}:Events", "--out", str(out))
 
 
 def main() -> None:

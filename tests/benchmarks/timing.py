@@ -13,3 +13,21 @@ def best_of(n: int, func: Callable[[], object]) -> float:
         func()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+RUN = ("import resource, sys\nfrom hepml.cli import main\ncode = main(sys.argv[1:])\n"
+       "print('peak_rss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(code)")
+
+
+def cli_peak(*args: str) -> tuple[float, float]:
+    """(peak RSS in MB, wall seconds) of one ``hepml ARGS`` process, which must succeed."""
+    import subprocess
+    import sys
+
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", RUN, *args], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise RuntimeError(f"hepml {' '.join(args)}: exit {done.returncode}: {done.stderr.strip()[-500:]}")
+    peak = next(int(line.split()[1]) for line in done.stdout.splitlines() if line.startswith("peak_rss_kb"))
+    return peak / 1024, wall

@@ -18,7 +18,7 @@ import numpy as np
 from hepml.bundle import write_bundle
 from hepml.errors import ConfigError, EmptyInputError
 from hepml.io.atomic import atomic_path, check_replaceable
-from hepml.io.images import iter_images
+from hepml.io.images import events_per_chunk, iter_images
 from hepml.io.read import iterate, resolve_sources
 from hepml.split import is_validation_window
 
@@ -27,9 +27,10 @@ __all__ = ["train_segmentation", "CLASSES"]
 CLASSES = ("background", "cosmic", "neutrino")
 
 
-def _chunk(batch: int) -> int:
-    """Events read per chunk: several batches, so densifying is vectorised over many events."""
-    return max(batch * 8, 64)
+def _chunk(batch: int, shape: Sequence[int]) -> int:
+    """Events read per chunk: several batches, so densifying is vectorised over many events, within
+    the memory of a chunk (:func:`hepml.io.images.events_per_chunk`) but never less than a batch."""
+    return max(batch, events_per_chunk(shape, max(batch * 8, 64)) // batch * batch)
 
 
 def _in_split(arrays: Any, validation: bool) -> np.ndarray:
@@ -45,7 +46,7 @@ def _batches(inputs: Sequence[str], shape: Sequence[int], batch: int, validation
     training windows; validation is on whole windows, in file order."""
     from hepml.models.uresnet import pixel_weights
 
-    for charge, labels, arrays in iter_images(inputs, shape, step_size=_chunk(batch)):
+    for charge, labels, arrays in iter_images(inputs, shape, step_size=_chunk(batch, shape)):
         assert labels is not None  # read with labels
         keep = _in_split(arrays, validation)
         charge, labels = charge[keep], labels[keep]
@@ -68,7 +69,7 @@ def _dann_batches(sources: Sequence[str], targets: Sequence[str], shape: Sequenc
 
     def target_images() -> Iterator[np.ndarray]:
         while True:
-            for charge, _, arrays in iter_images(targets, shape, step_size=_chunk(batch), labels=False):
+            for charge, _, arrays in iter_images(targets, shape, step_size=_chunk(batch, shape), labels=False):
                 charge = charge[_in_split(arrays, validation)]
                 for i in range(0, len(charge), batch):
                     yield charge[i:i + batch]
@@ -78,10 +79,10 @@ def _dann_batches(sources: Sequence[str], targets: Sequence[str], shape: Sequenc
         yield dann_image_batch(q, y, w, next(stream))
 
 
-def _count_batches(files: Sequence[str], batch: int, validation: bool = False) -> int:
+def _count_batches(files: Sequence[str], shape: Sequence[int], batch: int, validation: bool = False) -> int:
     """Batches per epoch of one split, as :func:`_batches` makes them (streams and DANN schedules)."""
     return sum(-(-int(np.sum(_in_split(c.arrays, validation))) // batch)
-               for c in iterate(files, ["event"], step_size=_chunk(batch)))
+               for c in iterate(files, ["event"], step_size=_chunk(batch, shape)))
 
 
 def _check_target(targets: Sequence[str], shape: Sequence[int], batch: int) -> None:
@@ -89,7 +90,7 @@ def _check_target(targets: Sequence[str], shape: Sequence[int], batch: int) -> N
     wrapped in a TensorFlow traceback."""
     next(iter_images(targets, shape, step_size=1, labels=False), None)  # missing branches, unreadable files
     for validation, split in ((False, "training"), (True, "validation")):
-        if _count_batches(targets, batch, validation) == 0:
+        if _count_batches(targets, shape, batch, validation) == 0:
             raise EmptyInputError(f"{', '.join(targets)}: no target events for the {split} set (events with "
                                   f"event % 10 {'==' if validation else '!='} 0); give DANN more unlabelled events")
 
@@ -98,7 +99,7 @@ def _class_weights(sources: Sequence[str], shape: tuple[int, ...]) -> np.ndarray
     """Class weights from the first chunks (a few hundred events are plenty for frequencies)."""
     from hepml.models.uresnet import class_weights
 
-    first = next(iter_images(sources, shape, step_size=256), None)
+    first = next(iter_images(sources, shape, step_size=events_per_chunk(shape, 256)), None)
     if first is None:
         raise EmptyInputError(f"{', '.join(sources)}: no events to train on")
     assert first[1] is not None  # read with labels
@@ -143,7 +144,7 @@ def _fit_dann(sources: list[str], targets: list[str], shape: tuple[int, ...], co
     def batches(validation: bool) -> Iterator[tuple[Any, ...]]:
         return _dann_batches(sources, targets, shape, config.batch_size, validation, weights, config.empty_weight)
 
-    steps = _count_batches(sources, config.batch_size), _count_batches(sources, config.batch_size, True)
+    steps = _count_batches(sources, shape, config.batch_size), _count_batches(sources, shape, config.batch_size, True)
     return fit_dann_uresnet(batches, shape, config, dann, *steps, seed=seed, progress="training UResNet (DANN)",
                             initial=start)
 
@@ -186,8 +187,9 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
         model, history = fit_uresnet(
             lambda validation: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight,
                                         views, rng if config.shuffle else None),
-            shape, config, (_count_batches(sources, config.batch_size),
-                            _count_batches(sources, config.batch_size, True)), seed=seed, progress="training UResNet")
+            shape, config, (_count_batches(sources, shape, config.batch_size),
+                            _count_batches(sources, shape, config.batch_size, True)),
+            seed=seed, progress="training UResNet")
     with atomic_path(out, kind="bundle") as folder:
         folder.mkdir()
         model.save(folder / "model.keras")
