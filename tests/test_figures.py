@@ -167,7 +167,7 @@ def test_scores_figure_says_how_many_events_of_each_class_the_check_compared(
     import matplotlib.pyplot as plt
 
     from hepml.tasks.higgs.draw import draw_scores
-    from hepml.tasks.higgs.evaluate import BundleScores
+    from hepml.tasks.higgs.evaluate import BundleScores, compared_events
 
     rng = np.random.default_rng(0)
     label = np.r_[np.ones(signal), np.zeros(background)].astype(np.int32)
@@ -181,3 +181,4 @@ def test_scores_figure_says_how_many_events_of_each_class_the_check_compared(
     plt.close("all")
     assert any(t.startswith(text) for t in legend), legend
     assert s.overtraining_check["ks"]["background"]["events_train"] == background
+    assert text.endswith(compared_events(s.overtraining_check["ks"]))  # hepml evaluate's warning says the same

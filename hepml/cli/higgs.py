@@ -105,7 +105,7 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from hepml.tasks.higgs.evaluate import evaluate
+    from hepml.tasks.higgs.evaluate import compared_events, evaluate
 
     check_outputs(args.bundles, [args.out])
     metrics = evaluate(args.bundles, args.out, reference=args.reference)
@@ -115,7 +115,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if check["overtrained"]:
             ks = ", ".join(f"{c} {v['pvalue']:.1e}" for c, v in check["ks"].items())
             log.warning(f"{name} looks overtrained: its scores on training events differ from held-out ones (KS "
-                        f"p-values {ks}, {check['ks']['signal']['events_train']} events per class and side); "
+                        f"p-values {ks}, {compared_events(check['ks'])} on each side); "
                         f"{check['remedy']}")
     return 0
 

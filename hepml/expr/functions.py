@@ -159,8 +159,8 @@ def _plain(x: Any) -> np.ndarray | None:
     """``x`` as a numpy array when it is one number per event with none missing, else None."""
     if isinstance(x, np.ndarray) and x.ndim == 1:
         return x
-    if isinstance(x, ak.Array) and x.ndim == 1 and isinstance(x.layout, ak.contents.NumpyArray):
-        return np.asarray(x.layout.data)
+    if isinstance(x, ak.Array) and x.ndim == 1:
+        return plain_numbers(x.layout)
     return None
 
 

@@ -84,7 +84,6 @@ class DenseConfig(Settings):
                        l2=max(self.l2, 10.0 / max(n_train, 1)), batch_size=min(self.batch_size, 128))
 
 
-
 def dense_trunk(inputs: keras.KerasTensor, config: DenseConfig, x_train: np.ndarray | None = None) -> keras.KerasTensor:
     """Standardisation and the hidden layers, shared by the plain and the domain-adversarial
     network, so both learn (and the domain probes read) the same kind of representation."""

@@ -22,7 +22,7 @@ from hepml.plotting.hist import (
     per_bin_label,
     weighted_fraction,
 )
-from hepml.tasks.higgs.evaluate import OVERTRAINING_P, BundleScores
+from hepml.tasks.higgs.evaluate import OVERTRAINING_P, BundleScores, compared_events
 
 __all__ = ["display_name", "ks_text", "draw_roc", "draw_roc_linear", "draw_scores", "draw_reliability",
            "draw_feature", "draw_correlations", "draw_importance", "draw_history", "FEATURESET_STYLES", "CLASS_NAMES",
@@ -146,9 +146,7 @@ def draw_scores(s: BundleScores, *, ax: Any = None, bins: int = 40,
                                    label=f"{names[cls]}, train ({int(rows.sum())}): "
                                          f"{ks_text(test_ks.get('statistic'), test_ks.get('pvalue'))}"))
     if ks:
-        sizes = {names[cls]: ks[name]["events_train"] for name, cls in (("signal", 1), ("background", 0))}
-        events = (f"{sizes[names[1]]} per class" if len(set(sizes.values())) == 1  # a small class may have fewer
-                  else ", ".join(f"{n} {c}" for c, n in sizes.items()))
+        events = compared_events(ks, {"signal": names[1], "background": names[0]})
         artists += ax.plot([], [], " ", label=f"overtraining check ({events}, p < {OVERTRAINING_P / 2:g}): "
                                               + ("FLAGGED" if verdict["overtrained"] else "passed"))
     ax.set_xlabel(f"{display_name(s)}: output before calibration", fontsize=20)

@@ -7,6 +7,7 @@ and the plots can be remade without retraining.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,7 +24,8 @@ from hepml.metrics import auc, bootstrap_auc, brier, ece, ks_test, rejection_at
 from hepml.models.registry import get_model
 from hepml.split import CALIBRATION
 
-__all__ = ["BundleScores", "load_scores", "evaluate", "overtraining", "ks_summary", "train_test_ks", "EFFICIENCIES",
+__all__ = ["BundleScores", "load_scores", "evaluate", "overtraining", "ks_summary", "train_test_ks", "compared_events",
+           "EFFICIENCIES",
            "OVERTRAINING_P", "OVERTRAINING_EVENTS"]
 
 EFFICIENCIES = (0.5, 0.7, 0.9)
@@ -139,6 +141,15 @@ def overtraining(s: BundleScores) -> dict[str, Any]:
     if out["overtrained"]:
         out["remedy"] = get_model(s.model).remedy
     return out
+
+
+def compared_events(ks: Mapping[str, Mapping[str, Any]], names: Mapping[str, str] | None = None) -> str:
+    """How many events per class the check compared: '20000 per class', or each class's count when
+    a small class had fewer ('3000 signal, 800 background'), each class called by ``names``."""
+    sizes = {(names or {}).get(c, c): int(v["events_train"]) for c, v in ks.items()}
+    if len(set(sizes.values())) == 1:
+        return f"{next(iter(sizes.values()))} per class"
+    return ", ".join(f"{n} {c}" for c, n in sizes.items())
 
 
 def ks_summary(s: BundleScores, *, events: int = OVERTRAINING_EVENTS, seed: int = 0) -> dict[str, Any]:
