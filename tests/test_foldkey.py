@@ -95,6 +95,23 @@ def test_features_built_with_another_fold_key_are_refused(tmp_path: Path, hzz: s
         read_features([tmp_path / "f.root"], spec.columns, spec.id_columns, fold_key=spec.fold_key.text)
 
 
+def test_feature_files_with_and_without_a_fold_key_column_are_refused_together(tmp_path: Path, hzz: str) -> None:
+    """A file from a hepml before fold keys beside a current one: named, not a KeyError."""
+    from hepml.features.files import TREE
+
+    spec = FeatureSpec(hzz_spec(fold_key="entry"))
+    write_features(spec, hzz, tmp_path / "new.root")
+    columns = uproot.open(tmp_path / "new.root")[TREE].arrays(library="np")
+    with uproot.recreate(tmp_path / "old.root") as out:
+        out[TREE] = {k: v for k, v in columns.items() if k != FOLD_KEY}
+    shutil.copy(tmp_path / "new.root", tmp_path / "again.root")
+    both = read_features([tmp_path / "new.root", tmp_path / "again.root"], spec.columns, spec.id_columns)
+    half = len(columns["weight"])
+    assert len(both) == 2 * half and np.array_equal(both.X[:half], both.X[half:])
+    with pytest.raises(ConfigError, match=r"old.root:\w+: id columns \[\] differ from .*new.root's \['" + FOLD_KEY):
+        read_features([tmp_path / "new.root", tmp_path / "old.root"], spec.columns)
+
+
 def test_bundle_whose_fold_key_differs_from_its_spec_is_refused(tmp_path: Path, hzz: str) -> None:
     spec = FeatureSpec(hzz_spec(fold_key="entry"))
     write_features(spec, hzz, tmp_path / "f.root")

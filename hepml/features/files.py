@@ -76,7 +76,7 @@ def read_features(
     event ids and the fold-key column; ``fold_key``, the spec's, must be the one the files' fold keys
     were computed with."""
     resolve_sources([os.fspath(f) for f in files])  # each exists, and none is given twice
-    tables = []
+    parts = []
     for file in files:
         with uproot.open(file) as f:
             built = str(f[FOLD_KEY_NOTE]) if FOLD_KEY_NOTE in f else None
@@ -92,22 +92,28 @@ def read_features(
                         " (rebuild the features with the matching spec)"
                     )
             ids = [*event_id, *([FOLD_KEY] if FOLD_KEY in keys and FOLD_KEY not in event_id else [])]
-            a = tree.arrays([*columns, "weight", "label", *ids], library="np")
-        X = (
-            np.stack([a[c] for c in columns], axis=1).astype(np.float32)
-            if columns
-            else np.zeros((len(a["weight"]), 0), np.float32)
-        )
-        tables.append(
-            FeatureTable(
-                X,
-                list(columns),
-                a["weight"].astype(np.float64),
-                a["label"].astype(np.float32),
-                {k: a[k].astype(np.int64) for k in ids},
-            )
-        )
-    table = FeatureTable.concat(tables)
+            parts.append((tree.arrays([*columns, "weight", "label", *ids], library="np"), ids))
+    # one float32 matrix for every file, filled column by column (not stacked, cast and joined:
+    # three copies of the training set, 3 of the 8 s of reading 4.4 M events)
+    sizes = [len(a["weight"]) for a, _ in parts]
+    X = np.empty((sum(sizes), len(columns)), np.float32)
+    start = 0
+    for (a, _), size in zip(parts, sizes):
+        for i, c in enumerate(columns):
+            X[start : start + size, i] = a[c]
+        start += size
+    ids = parts[0][1]
+    for file, (_, other) in zip(files, parts):
+        if other != ids:
+            raise ConfigError(f"{file}:{TREE}: id columns {other} differ from {files[0]}'s {ids}; build every "
+                              "feature file with the same spec (hepml features)")
+    table = FeatureTable(
+        X,
+        list(columns),
+        np.concatenate([a["weight"] for a, _ in parts]).astype(np.float64, copy=False),
+        np.concatenate([a["label"] for a, _ in parts]).astype(np.float32, copy=False),
+        {k: np.concatenate([a[k] for a, _ in parts]).astype(np.int64, copy=False) for k in ids},
+    )
     if len(table) == 0:
         raise EmptyInputError(f"{', '.join(str(Path(f)) for f in files)}: no events in these feature files")
     return table

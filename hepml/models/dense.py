@@ -183,16 +183,17 @@ def fit_dense(
 
 def hidden_features(model: keras.Model, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
     """The activations of :func:`representation_layer`, in batches."""
-    extractor = keras.Model(model.inputs, representation_layer(model).output)
+    extractor = keras.Model(model.input, representation_layer(model).output)
     return np.concatenate(
-        [np.asarray(extractor(x[i : i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
+        [keras.ops.convert_to_numpy(extractor(x[i : i + batch_size], training=False))
+         for i in range(0, len(x), batch_size)]
     )
 
 
 def predict(model: keras.Model, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
     """Probabilities as float64, in batches, without Keras' per-call progress machinery."""
     out = [
-        np.asarray(model(x[i : i + batch_size].astype(np.float32), training=False)).ravel()
+        keras.ops.convert_to_numpy(model(x[i : i + batch_size].astype(np.float32), training=False)).ravel()
         for i in range(0, len(x), batch_size)
     ]
     return np.concatenate(out).astype(np.float64) if out else np.zeros(0)

@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 class EpochProgress(keras.callbacks.Callback):
     """A bar over the epochs, with the batch within the epoch and the latest losses beside it."""
 
+    # the per-batch hook only files the losses for the bar's next redraw, so Keras may run it in its
+    # worker thread; otherwise any per-batch hook makes every step wait for the previous one
+    # (measured on JAX, 2 CPU cores: 12-20 % of a Higgs fit)
+    async_safe = True
+
     def __init__(self, desc: str = "training") -> None:
         super().__init__()
         self.desc = desc

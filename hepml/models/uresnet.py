@@ -230,10 +230,11 @@ def pixel_weights(labels: np.ndarray, charge: np.ndarray, weights: np.ndarray, e
 def pooled_bottleneck(model: keras.Model, charge: np.ndarray, batch: int = 16) -> np.ndarray:
     """Per event: each plane's bottleneck features averaged over wires and ticks, planes side by
     side (what the DANN domain head reads, before its learned layers)."""
-    extractor = keras.Model(model.inputs, model.get_layer("bottleneck_out").output)
+    extractor = keras.Model(model.input, model.get_layer("bottleneck_out").output)
     planes, rows = charge.shape[1], []
     for i in range(0, len(charge), batch):
-        pooled = np.asarray(extractor(charge[i : i + batch], training=False), np.float32).mean(axis=(1, 2))
+        out = keras.ops.convert_to_numpy(extractor(charge[i : i + batch], training=False))
+        pooled = out.astype(np.float32).mean(axis=(1, 2))
         rows.append(pooled.reshape(-1, planes * pooled.shape[-1]))
     return np.concatenate(rows)
 
