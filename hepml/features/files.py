@@ -76,7 +76,7 @@ def read_features(
     event ids and the fold-key column; ``fold_key``, the spec's, must be the one the files' fold keys
     were computed with."""
     resolve_sources([os.fspath(f) for f in files])  # each exists, and none is given twice
-    parts = []
+    parts: list[tuple[dict[str, np.ndarray], list[str]]] = []
     for file in files:
         with uproot.open(file) as f:
             built = str(f[FOLD_KEY_NOTE]) if FOLD_KEY_NOTE in f else None
@@ -92,6 +92,9 @@ def read_features(
                         " (rebuild the features with the matching spec)"
                     )
             ids = [*event_id, *([FOLD_KEY] if FOLD_KEY in keys and FOLD_KEY not in event_id else [])]
+            if parts and ids != parts[0][1]:
+                raise ConfigError(f"{file}:{TREE}: id columns {ids} differ from {files[0]}'s {parts[0][1]}; build "
+                                  "every feature file with the same spec (hepml features)")
             parts.append((tree.arrays([*columns, "weight", "label", *ids], library="np"), ids))
     # one float32 matrix for every file, filled column by column (not stacked, cast and joined:
     # three copies of the training set, 3 of the 8 s of reading 4.4 M events)
@@ -103,10 +106,6 @@ def read_features(
             X[start : start + size, i] = a[c]
         start += size
     ids = parts[0][1]
-    for file, (_, other) in zip(files, parts):
-        if other != ids:
-            raise ConfigError(f"{file}:{TREE}: id columns {other} differ from {files[0]}'s {ids}; build every "
-                              "feature file with the same spec (hepml features)")
     table = FeatureTable(
         X,
         list(columns),

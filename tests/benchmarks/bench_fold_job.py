@@ -23,6 +23,8 @@ from pathlib import Path
 import uproot
 from timing import best_of
 
+from hepml.features.files import TREE
+
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "workflows" / "config" / "higgs_features.yaml"
 EPOCH = re.compile(r"epoch \d+/\d+: .*, ([0-9.]+) s$")
@@ -52,12 +54,12 @@ def main() -> None:
 
     start_up = best_of(2, lambda: subprocess.run([sys.executable, "-c", "import hepml.models.dense"], check=True,
                                                  capture_output=True))
-    columns = [name for name in uproot.open(args.files[0])["features"].keys()]
+    columns = list(uproot.open(args.files[0])[TREE].keys())
     events = 0
 
     def raw_read() -> None:
         nonlocal events
-        events = sum(len(uproot.open(f)["features"].arrays(columns, library="np")["label"]) for f in args.files)
+        events = sum(len(uproot.open(f)[TREE].arrays(columns, library="np")["label"]) for f in args.files)
 
     read = best_of(2, raw_read)
     job = fold_job(args.files, args.layers, args.units)

@@ -25,8 +25,7 @@ from hepml.models.registry import get_model
 from hepml.split import CALIBRATION
 
 __all__ = ["BundleScores", "load_scores", "evaluate", "overtraining", "ks_summary", "train_test_ks", "compared_events",
-           "EFFICIENCIES",
-           "OVERTRAINING_P", "OVERTRAINING_EVENTS"]
+           "EFFICIENCIES", "OVERTRAINING_P", "OVERTRAINING_EVENTS"]
 
 EFFICIENCIES = (0.5, 0.7, 0.9)
 
