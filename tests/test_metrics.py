@@ -8,7 +8,18 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as sk_roc_curve
 
-from hepml.metrics import auc, bootstrap_auc, brier, confusion_matrix, ece, iou, ks_test, rejection_at, roc_curve
+from hepml.metrics import (
+    RankedScores,
+    auc,
+    bootstrap_auc,
+    brier,
+    confusion_matrix,
+    ece,
+    iou,
+    ks_test,
+    rejection_at,
+    roc_curve,
+)
 
 
 def _sample(rng: np.random.Generator, n: int = 5000):
@@ -29,6 +40,22 @@ def test_roc_points_match_sklearn(rng: np.random.Generator) -> None:
     roc = roc_curve(y, s, w)
     np.testing.assert_allclose(roc.eff_b, fpr, atol=1e-12)
     np.testing.assert_allclose(roc.eff_s, tpr, atol=1e-12)
+
+
+def test_events_sorted_once_give_every_replica_its_own_roc(rng: np.random.Generator) -> None:
+    """The bootstrap sorts each model's events once and reweights them: each replica's AUC and ROC
+    must still be scikit-learn's for those weights, tied scores included."""
+    y = rng.integers(0, 2, 5000)
+    score = np.round(rng.normal(y * 0.7, 1.0), 1)  # many ties
+    ranked = RankedScores.of(y, score)
+    for _ in range(3):
+        replica = rng.uniform(0.5, 2.0, len(y)) * rng.poisson(1.0, len(y))
+        assert ranked.auc(replica) == pytest.approx(roc_auc_score(y, score, sample_weight=replica), abs=1e-12)
+        fpr, tpr, _ = sk_roc_curve(y, score, sample_weight=replica, drop_intermediate=False)
+        roc = ranked.roc(replica)  # scikit-learn drops the zero-weight events' repeated points first
+        np.testing.assert_allclose(np.unique(np.c_[roc.eff_s, roc.eff_b].round(12), axis=0),
+                                   np.unique(np.c_[tpr, fpr].round(12), axis=0), atol=1e-12)
+        assert roc.rejection(0.5) == rejection_at(y, score, replica, 0.5)
 
 
 def test_negative_weights_by_hand() -> None:

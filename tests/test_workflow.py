@@ -51,6 +51,11 @@ def test_lint_and_dry_run_of_the_default_config(tmp_path: Path) -> None:
     full = _snakemake(work, "-n", "-p", "--cores", "2", "--configfile", "workflows/config/full.yaml")
     assert full.returncode == 0, full.stderr
     assert "--events=2200000" in full.stdout and '"wires": 512' in full.stdout and '"units": 300' in full.stdout
+    higgs_cpu = _snakemake(work, "-n", "-p", "--cores", "2", "--configfile", "workflows/config/full.yaml",
+                           "workflows/config/full_higgs_cpu.yaml")
+    assert higgs_cpu.returncode == 0, higgs_cpu.stderr
+    assert '"units": 300' in higgs_cpu.stdout and '"epochs": 3' in higgs_cpu.stdout
+    assert "results/full_higgs_cpu/higgs/metrics.json" in higgs_cpu.stdout and "cosmic_train" not in higgs_cpu.stdout
     window = _snakemake(work, "-n", "-p", "--cores", "2", "--configfile", "workflows/config/full.yaml",
                         "workflows/config/sbnd_window.yaml")
     assert window.returncode == 0, window.stderr

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from hepml.metrics import auc, bootstrap_auc, ece, roc_curve
+from hepml.metrics import RankedScores, bootstrap_auc, ece, roc_curve
 from hepml.models.registry import get_model
 from hepml.plotting import panel_title
 from hepml.plotting.hist import (
@@ -51,8 +51,8 @@ def _style(s: BundleScores) -> dict[str, Any]:
     return {"color": get_model(s.model).colour, "ls": FEATURESET_STYLES.get(s.featureset, "-"), "lw": 2}
 
 
-def _rejection(s: BundleScores, grid: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    roc = roc_curve(s.label, s.raw, weight)
+def _rejection(ranked: RankedScores, grid: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    roc = ranked.roc(weight)
     return 1.0 / np.clip(np.interp(grid, roc.eff_s, roc.eff_b), 1e-9, None)
 
 
@@ -75,21 +75,23 @@ def draw_roc(scores: Sequence[BundleScores], reference: str | None = None, *, ax
     grid = np.linspace(0.02, 1.0, 250)
     rng = np.random.default_rng(0)
     boots = [ref.weight * rng.poisson(1.0, len(ref.weight)) for _ in range(replicas)] if rax is not None else []
-    base = _rejection(ref, grid, ref.weight)
-    base_replicas = [_rejection(ref, grid, w) for w in boots]  # once, not once per model
+    ranked_ref = RankedScores.of(ref.label, ref.raw)  # each model's events sorted once, for every replica
+    base = _rejection(ranked_ref, grid, ref.weight)
+    base_replicas = [_rejection(ranked_ref, grid, w) for w in boots]  # once, not once per model
     artists: list[Any] = []
     for s in scores:
-        rej = _rejection(s, grid, s.weight)
+        ranked = RankedScores.of(s.label, s.raw)
+        rej = _rejection(ranked, grid, s.weight)
         ok = _meaningful(s, rej)
         # the uncertainty of metrics.json: the same replicas (hepml evaluate's default count and seed)
-        label = (f"{display_name(s)}: AUC {auc(s.label, s.raw, s.weight):.4f}"
+        label = (f"{display_name(s)}: AUC {ranked.auc(s.weight):.4f}"
                  f" ± {bootstrap_auc(s.label, s.raw, s.weight):.4f}")
         artists += ax.plot(grid[ok], rej[ok], label=label, **_style(s))
         if rax is None:
             continue
         artists += rax.plot(grid[ok], (rej / base)[ok], **_style(s))
         if s is not ref and len(s.label) == len(ref.label):  # the same events: a paired band
-            spread = np.std([_rejection(s, grid, w) / b for w, b in zip(boots, base_replicas)], axis=0)
+            spread = np.std([_rejection(ranked, grid, w) / b for w, b in zip(boots, base_replicas)], axis=0)
             artists.append(rax.fill_between(grid[ok], (rej / base - spread)[ok], (rej / base + spread)[ok],
                                             color=_style(s)["color"], alpha=0.2, lw=0))
     for eff in WORKING_POINTS:

@@ -20,7 +20,7 @@ from hepml.bundle import bundle_file, read_info, write_json
 from hepml.calibration import prior_weights
 from hepml.errors import ConfigError
 from hepml.io.atomic import atomic_path
-from hepml.metrics import auc, bootstrap_auc, brier, ece, ks_test, rejection_at
+from hepml.metrics import Roc, bootstrap_auc, brier, ece, ks_test, roc_curve
 from hepml.models.registry import get_model
 from hepml.split import CALIBRATION
 
@@ -93,8 +93,10 @@ def evaluate(bundles: list[str], out: str | os.PathLike[str], *, reference: str 
     if reference and ref.name != reference:
         raise ConfigError(f"evaluate: reference bundle {reference!r} is not among {', '.join(s.name for s in scores)}")
     metrics: dict[str, Any] = {"auc": {}, "auc_uncertainty": {}, "reference": ref.name, "events": {}}
+    rocs: dict[str, Roc] = {}
     for s in scores:
-        metrics["auc"].setdefault(s.model, {})[s.featureset] = auc(s.label, s.raw, s.weight)
+        rocs[s.name] = roc_curve(s.label, s.raw, s.weight)  # one sort of the events each, for AUC and rejection
+        metrics["auc"].setdefault(s.model, {})[s.featureset] = rocs[s.name].auc()
         metrics["auc_uncertainty"].setdefault(s.model, {})[s.featureset] = bootstrap_auc(
             s.label, s.raw, s.weight, n=bootstrap
         )
@@ -104,10 +106,9 @@ def evaluate(bundles: list[str], out: str | os.PathLike[str], *, reference: str 
     metrics["ece"] = {"uncalibrated": ece(ref.label, ref.raw, cw), "calibrated": ece(ref.label, ref.score, cw)}
     metrics["brier"] = brier(ref.label, ref.score, cw)
     metrics["brier_uncalibrated"] = brier(ref.label, ref.raw, cw)
-    metrics["rejection_at_eff"] = {str(e): rejection_at(ref.label, ref.raw, ref.weight, e) for e in EFFICIENCIES}
-    metrics["rejection_at_eff_by_model"] = {
-        s.name: {str(e): rejection_at(s.label, s.raw, s.weight, e) for e in EFFICIENCIES} for s in scores
-    }
+    metrics["rejection_at_eff"] = {str(e): rocs[ref.name].rejection(e) for e in EFFICIENCIES}
+    metrics["rejection_at_eff_by_model"] = {s.name: {str(e): rocs[s.name].rejection(e) for e in EFFICIENCIES}
+                                            for s in scores}
     metrics["ks"] = ref.overtraining_check["ks"]
     metrics["overtraining"] = {s.name: s.overtraining_check for s in scores}
     with atomic_path(out) as tmp:
