@@ -52,6 +52,7 @@ class RankedScores:
 
     @classmethod
     def of(cls, y: np.ndarray, score: np.ndarray) -> RankedScores:
+        """Sort the events by descending score (stable: tied events keep their order)."""
         score = np.asarray(score, dtype=np.float64)
         order = np.argsort(-score, kind="mergesort")
         score = score[order]
@@ -59,7 +60,8 @@ class RankedScores:
         return cls((np.asarray(y) > 0.5)[order], order, last, score[last])
 
     def roc(self, weight: np.ndarray) -> Roc:
-        w = weight[self.order]
+        """The ROC of these events weighted by ``weight`` (given in the events' own order)."""
+        w = np.asarray(weight, dtype=np.float64)[self.order]
         tps = np.cumsum(np.where(self.signal, w, 0.0))[self.last]
         fps = np.cumsum(np.where(self.signal, 0.0, w))[self.last]
         total_s, total_b = tps[-1], fps[-1]
