@@ -72,6 +72,12 @@ class RankedScores:
     def auc(self, weight: np.ndarray) -> float:
         return self.roc(weight).auc()
 
+    def bootstrap_auc(self, weight: np.ndarray, *, n: int = 30, seed: int = 0) -> float:
+        """Standard deviation of the AUC over Poisson(1) bootstrap replicas of ``weight`` (times counts)."""
+        rng = np.random.default_rng(seed)
+        w = np.asarray(weight, dtype=np.float64)
+        return float(np.std([self.auc(w * rng.poisson(1.0, len(w))) for _ in range(n)], ddof=1))
+
 
 def roc_curve(y: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None) -> Roc:
     """Weighted ROC; ties in score form one point, as in scikit-learn.  Negative weights are summed as given."""
@@ -86,11 +92,7 @@ def auc(y: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None) -> f
 def bootstrap_auc(y: np.ndarray, score: np.ndarray, weight: np.ndarray | None = None, *,
                   n: int = 30, seed: int = 0) -> float:
     """Standard deviation of the AUC over Poisson(1) bootstrap replicas (weights times counts)."""
-    rng = np.random.default_rng(seed)
-    w = _weights(np.asarray(y), weight)
-    ranked = RankedScores.of(y, score)
-    values = [ranked.auc(w * rng.poisson(1.0, len(w))) for _ in range(n)]
-    return float(np.std(values, ddof=1))
+    return RankedScores.of(y, score).bootstrap_auc(_weights(np.asarray(y), weight), n=n, seed=seed)
 
 
 def bootstrap_auc_difference(y: np.ndarray, score_a: np.ndarray, score_b: np.ndarray,

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from hepml.metrics import RankedScores, bootstrap_auc, ece, roc_curve
+from hepml.metrics import RankedScores, ece, roc_curve
 from hepml.models.registry import get_model
 from hepml.plotting import panel_title
 from hepml.plotting.hist import (
@@ -80,12 +80,12 @@ def draw_roc(scores: Sequence[BundleScores], reference: str | None = None, *, ax
     base_replicas = [_rejection(ranked_ref, grid, w) for w in boots]  # once, not once per model
     artists: list[Any] = []
     for s in scores:
-        ranked = RankedScores.of(s.label, s.raw)
+        ranked = ranked_ref if s is ref else RankedScores.of(s.label, s.raw)
         rej = _rejection(ranked, grid, s.weight)
         ok = _meaningful(s, rej)
         # the uncertainty of metrics.json: the same replicas (hepml evaluate's default count and seed)
         label = (f"{display_name(s)}: AUC {ranked.auc(s.weight):.4f}"
-                 f" ± {bootstrap_auc(s.label, s.raw, s.weight):.4f}")
+                 f" ± {ranked.bootstrap_auc(s.weight):.4f}")
         artists += ax.plot(grid[ok], rej[ok], label=label, **_style(s))
         if rax is None:
             continue

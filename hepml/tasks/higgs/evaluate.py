@@ -20,7 +20,7 @@ from hepml.bundle import bundle_file, read_info, write_json
 from hepml.calibration import prior_weights
 from hepml.errors import ConfigError
 from hepml.io.atomic import atomic_path
-from hepml.metrics import Roc, bootstrap_auc, brier, ece, ks_test, roc_curve
+from hepml.metrics import RankedScores, Roc, brier, ece, ks_test
 from hepml.models.registry import get_model
 from hepml.split import CALIBRATION
 
@@ -95,11 +95,10 @@ def evaluate(bundles: list[str], out: str | os.PathLike[str], *, reference: str 
     metrics: dict[str, Any] = {"auc": {}, "auc_uncertainty": {}, "reference": ref.name, "events": {}}
     rocs: dict[str, Roc] = {}
     for s in scores:
-        rocs[s.name] = roc_curve(s.label, s.raw, s.weight)  # one sort of the events each, for AUC and rejection
+        ranked = RankedScores.of(s.label, s.raw)  # one sort of the events each, for AUC, replicas and rejection
+        rocs[s.name] = ranked.roc(s.weight)
         metrics["auc"].setdefault(s.model, {})[s.featureset] = rocs[s.name].auc()
-        metrics["auc_uncertainty"].setdefault(s.model, {})[s.featureset] = bootstrap_auc(
-            s.label, s.raw, s.weight, n=bootstrap
-        )
+        metrics["auc_uncertainty"].setdefault(s.model, {})[s.featureset] = ranked.bootstrap_auc(s.weight, n=bootstrap)
         metrics["events"][s.name] = int(len(s.label))
     cw = ref.calibration_weight
     metrics["calibration_prior"] = ref.prior  # ECE and Brier use the weights of this prior
