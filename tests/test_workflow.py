@@ -56,6 +56,12 @@ def test_lint_and_dry_run_of_the_default_config(tmp_path: Path) -> None:
     assert higgs_cpu.returncode == 0, higgs_cpu.stderr
     assert '"units": 300' in higgs_cpu.stdout and '"epochs": 3' in higgs_cpu.stdout
     assert "results/full_higgs_cpu/higgs/metrics.json" in higgs_cpu.stdout and "cosmic_train" not in higgs_cpu.stdout
+    # an overlay drops one DANN study with null: here the LArTPC one
+    dann_cpu = _snakemake(work, "-n", "-p", "--cores", "2", "--configfile", "workflows/config/full.yaml",
+                          "workflows/config/full_dann_higgs_cpu.yaml")
+    assert dann_cpu.returncode == 0, dann_cpu.stderr
+    assert "--events=300000" in dann_cpu.stdout and "dann-higgs" in dann_cpu.stdout
+    assert "dann_lartpc" not in dann_cpu.stdout and "higgs_train_fold" not in dann_cpu.stdout
     window = _snakemake(work, "-n", "-p", "--cores", "2", "--configfile", "workflows/config/full.yaml",
                         "workflows/config/sbnd_window.yaml")
     assert window.returncode == 0, window.stderr

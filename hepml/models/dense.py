@@ -33,6 +33,8 @@ __all__ = [
     "load_fold",
     "dense_trunk",
     "build_dense",
+    "learning_rate",
+    "peak_learning_rate",
     "representation_layer",
     "fit_dense",
     "balance_weights",
@@ -51,7 +53,8 @@ class DenseConfig(Settings):
         "normalisation": {"enum": ["none", "batch", "layer"]}, "learning_rate": POSITIVE,
         "weight_decay": NON_NEGATIVE, "l2": NON_NEGATIVE, "batch_size": AT_LEAST_ONE, "epochs": AT_LEAST_ONE,
         "patience": NON_NEGATIVE, "negative_weights": {"enum": ["keep", "abs", "zero"]},
-        "size_rule": {"enum": ["auto", "off"]},
+        "size_rule": {"enum": ["auto", "off"]}, "warmup_epochs": NON_NEGATIVE,
+        "decay": {"enum": ["none", "cosine"]}, "batch_scaling": {"enum": ["none", "sqrt", "linear"]},
         "activation": {"enum": ["relu", "elu", "selu", "gelu", "silu", "swish", "tanh", "sigmoid", "softplus",
                                 "leaky_relu", "relu6", "mish", "linear"]},
     }
@@ -62,6 +65,12 @@ class DenseConfig(Settings):
     dropout: float = 0.1
     normalisation: str = "none"  # none | batch | layer
     learning_rate: float = 2e-3
+    # the large-batch recipe: the learning rate scaled from batches of REFERENCE_BATCH events to
+    # batch_size (none | sqrt | linear), reached by a linear warm-up over warmup_epochs, then held
+    # (decay: none) or lowered along a half cosine to 0 at the last epoch (decay: cosine)
+    batch_scaling: str = "none"
+    warmup_epochs: float = 0.0
+    decay: str = "none"
     weight_decay: float = 0.0  # decoupled (AdamW); 0: plain Adam
     l2: float = 0.0  # L2 penalty on the hidden layers' kernels
     batch_size: int = 512
@@ -110,13 +119,41 @@ def representation_layer(model: keras.Model) -> keras.layers.Layer:
     return [layer for layer in model.layers if layer.name.startswith("act_")][-1]
 
 
-def build_dense(n_inputs: int, config: DenseConfig, x_train: np.ndarray | None = None) -> keras.Model:
-    """A sigmoid-output MLP; ``x_train`` adapts the built-in standardisation."""
+REFERENCE_BATCH = 512  # the batch size the default learning rate was tuned at
+
+
+def peak_learning_rate(config: DenseConfig) -> float:
+    """``config.learning_rate`` scaled from :data:`REFERENCE_BATCH` to ``config.batch_size``: large
+    batches take fewer steps, so each may be larger."""
+    ratio = config.batch_size / REFERENCE_BATCH
+    return config.learning_rate * {"none": 1.0, "sqrt": ratio**0.5, "linear": ratio}[config.batch_scaling]
+
+
+def learning_rate(config: DenseConfig, steps_per_epoch: int = 1) -> float | keras.optimizers.schedules.CosineDecay:
+    """The optimiser's learning rate: :func:`peak_learning_rate`, as a Keras schedule when it warms
+    up or decays (a built-in one, so that a saved network loads without custom objects)."""
+    peak = peak_learning_rate(config)
+    if config.warmup_epochs == 0 and config.decay == "none":
+        return peak
+    warmup = round(config.warmup_epochs * steps_per_epoch)
+    decay_steps = max(config.epochs * steps_per_epoch - warmup, 1)
+    alpha = 0.0 if config.decay == "cosine" else 1.0  # alpha 1: held at the peak after the warm-up
+    if warmup == 0:
+        return keras.optimizers.schedules.CosineDecay(peak, decay_steps, alpha=alpha)
+    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps, alpha=alpha, warmup_target=peak,
+                                                  warmup_steps=warmup)
+
+
+def build_dense(n_inputs: int, config: DenseConfig, x_train: np.ndarray | None = None,
+                steps_per_epoch: int = 1) -> keras.Model:
+    """A sigmoid-output MLP; ``x_train`` adapts the built-in standardisation; ``steps_per_epoch``
+    times a warm-up or decay of the learning rate."""
     inputs = keras.Input((n_inputs,), name="features")
     outputs = keras.layers.Dense(1, activation="sigmoid", name="score")(dense_trunk(inputs, config, x_train))
     model = keras.Model(inputs, outputs, name="hepml_dense")
-    optimizer = (keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
-                 if config.weight_decay > 0 else keras.optimizers.Adam(config.learning_rate))
+    rate = learning_rate(config, steps_per_epoch)
+    optimizer = (keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+                 if config.weight_decay > 0 else keras.optimizers.Adam(rate))
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.BinaryCrossentropy(),
@@ -155,7 +192,7 @@ def fit_dense(
     """Train with early stopping on the weighted validation loss (best weights restored); returns
     the model and its history.  ``config`` is used as given: :func:`fit_fold` sizes it first."""
     keras.utils.set_random_seed(seed)
-    model = build_dense(x.shape[1], config, x)
+    model = build_dense(x.shape[1], config, x, steps_per_epoch=-(-len(x) // config.batch_size))
     tw = balance_weights(y, w, balance=config.balance_classes, negative=config.negative_weights)
     vw = balance_weights(y_val, w_val, balance=config.balance_classes, negative=config.negative_weights)
     callbacks: list[keras.callbacks.Callback] = [

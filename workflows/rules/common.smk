@@ -135,8 +135,8 @@ def cosmic_targets():
 # --- Domain adaptation (DANN) -----------------------------------------------------------------
 DANN = config.get("dann", {})
 DANN_SEEDS = [int(seed) for seed in DANN.get("seeds", [config["seed"]])]
-DANN_HIGGS = DANN.get("higgs", {})
-DANN_LARTPC = DANN.get("lartpc", {})
+DANN_HIGGS = DANN.get("higgs") or {}  # null in an overlay drops the study
+DANN_LARTPC = DANN.get("lartpc") or {}
 DANN_SHIFTS = {shift["name"]: shift["detector"] for shift in DANN_HIGGS.get("shifts", [])}
 if "source" in DANN_SHIFTS or len(DANN_SHIFTS) < len(DANN_HIGGS.get("shifts", [])):
     raise ValueError("config dann.higgs.shifts: each shift needs a name of its own, and not 'source' (the "
