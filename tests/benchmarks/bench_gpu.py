@@ -8,7 +8,8 @@ full window.  Each figure is printed beside a baseline measured in the same run.
    (the CLI, as a batch job would run it).
 2. DNN 5 x 300 on fold 0's training events (2/3 of all, minus validation and calibration):
    seconds per epoch of a raw Keras ``fit`` on in-memory arrays at batch 1024 (the baseline), the
-   same through hepml's ``fit_dense``, then the levers: larger batches, ``steps_per_execution``,
+   same through hepml's ``fit_dense`` (and with its large-batch recipe at 8192), then the levers:
+   larger batches, ``steps_per_execution``,
    the training set on the device.  Test AUC after equal epochs for each.  Then a whole
    ``hepml train-fold`` job of one epoch, and what it spends outside the epoch.
 3. UResNet (full.yaml: depth 6, 16 filters) training steps on 3 x 512 x 512 windows, float32 and
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,13 @@ def higgs(out: Path, files: list[Path], epochs: int) -> None:
     model, _ = fit_dense(X[train], y[train], w[train], X[val], y[val], w[val], config, seed=1)
     record(out, "dnn_hepml_fit_dense_b1024", {"total_s": round(time.perf_counter() - start, 1), "epochs": epochs,
                                               "test_auc": round(auc(y[test], predict(model, X[test])), 4)})
+    # the large-batch recipe (docs/explanation/training.md): same AUC as batch 1024 on the CPU
+    recipe = replace(config, batch_size=8192, learning_rate=5e-4, batch_scaling="linear", warmup_epochs=1.0,
+                     decay="cosine")
+    start = time.perf_counter()
+    large, _ = fit_dense(X[train], y[train], w[train], X[val], y[val], w[val], recipe, seed=1)
+    record(out, "dnn_hepml_fit_dense_b8192_recipe", {"total_s": round(time.perf_counter() - start, 1),
+                                                     "test_auc": round(auc(y[test], predict(large, X[test])), 4)})
     for batch, spe, on_device, lr in ((8192, 1, False, 2e-3), (8192, 16, False, 2e-3), (8192, 16, True, 2e-3),
                                       (32768, 16, True, 4e-3)):
         record(out, f"dnn_raw_keras_b{batch}_spe{spe}{'_device' if on_device else ''}",

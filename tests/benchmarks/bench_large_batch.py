@@ -2,7 +2,7 @@
 grows eightfold, at equal epochs, and what does each recipe cost per epoch?
 
     python tests/benchmarks/bench_large_batch.py OUT F_SIGNAL.root F_BACKGROUND.root \
-        [--train-events 1000000] [--group all] [--epochs 4]
+        [--train-events 1000000] [--group all] [--epochs 4] [--seed 1]
 
 Fold 0 of 3 of the feature files (as ``hepml train-fold`` splits them), a random ``--train-events``
 of its training part; every recipe trains the paper's 5 x 300 through hepml's ``fit_dense`` for the
@@ -33,10 +33,16 @@ RECIPES: dict[str, dict[str, Any]] = {
     "b1024_cosine": {"batch_size": 1024, "learning_rate": 1e-3, "decay": "cosine"},
     "b8192": {"batch_size": 8192, "learning_rate": 1e-3},
     "b8192_sqrt": {"batch_size": 8192, "learning_rate": 1e-3 / 2**0.5, "batch_scaling": "sqrt"},
+    "b8192_sqrt_cosine": {"batch_size": 8192, "learning_rate": 1e-3 / 2**0.5, "batch_scaling": "sqrt",
+                          "decay": "cosine"},
     "b8192_sqrt_warmup": {"batch_size": 8192, "learning_rate": 1e-3 / 2**0.5, "batch_scaling": "sqrt",
                           "warmup_epochs": 1.0},
     "b8192_sqrt_warmup_cosine": {"batch_size": 8192, "learning_rate": 1e-3 / 2**0.5, "batch_scaling": "sqrt",
                                  "warmup_epochs": 1.0, "decay": "cosine"},
+    "b8192_linear_warmup": {"batch_size": 8192, "learning_rate": 5e-4, "batch_scaling": "linear",
+                            "warmup_epochs": 1.0},
+    "b8192_linear_warmup_cosine": {"batch_size": 8192, "learning_rate": 5e-4, "batch_scaling": "linear",
+                                   "warmup_epochs": 1.0, "decay": "cosine"},
 }
 
 
@@ -49,6 +55,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--layers", type=int, default=5)
     parser.add_argument("--units", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=1, help="the networks' seed (the events are the same)")
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -68,14 +75,15 @@ def main() -> None:
     w = np.ones(len(y), np.float32)
     base = DenseConfig(layers=args.layers, units=args.units, dropout=0.0, epochs=args.epochs, patience=args.epochs,
                        size_rule="off")
-    results: dict[str, Any] = {"backend": backend.name(), "group": args.group, "epochs": args.epochs,
+    results: dict[str, Any] = {"backend": backend.name(), "group": args.group, "epochs": args.epochs, "seed": args.seed,
                                "events": {"train": len(train_idx), "validation": int(val.sum()),
                                           "test": int(test.sum())}}
     print(json.dumps(results), flush=True)
     for name in args.recipes:
         config = replace(base, **RECIPES[name])
         start = time.perf_counter()
-        model, history = fit_dense(X[train_idx], y[train_idx], w[train_idx], X[val], y[val], w[val], config, seed=1)
+        model, history = fit_dense(X[train_idx], y[train_idx], w[train_idx], X[val], y[val], w[val], config,
+                                   seed=args.seed)
         seconds = time.perf_counter() - start
         row = {"config": RECIPES[name], "peak_learning_rate": peak_learning_rate(config),
                "s_per_epoch": round(seconds / args.epochs, 2), "val_loss": [round(v, 4) for v in history["val_loss"]],
