@@ -204,6 +204,30 @@ def test_dann_higgs_side_by_side_end_to_end(higgs_features: list[Path], tmp_path
     assert scores.shape == (3000,) and np.all((scores >= 0) & (scores <= 1))
 
 
+def test_dann_starts_at_the_scaled_rate_and_refuses_a_schedule_it_would_override(
+    higgs_features: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ganin's annealing starts at the dense settings' peak rate, batch scaling included (as the
+    source-only network beside it); a warm-up or decay, which the annealing would silently replace,
+    stops the study before any network trains, with one line and no output."""
+    from hepml.cli import main
+    from hepml.models.dann import dann_peak_rate
+    from hepml.models.dense import REFERENCE_BATCH, DenseConfig
+
+    from conftest import SPEC
+
+    scaled = DenseConfig(learning_rate=1e-3, batch_size=4 * REFERENCE_BATCH, batch_scaling="linear")
+    assert dann_peak_rate(scaled) == pytest.approx(4e-3)
+    assert dann_peak_rate(DenseConfig()) == DenseConfig().learning_rate
+    for schedule in ('{"decay": "cosine"}', '{"warmup_epochs": 1}'):
+        code = main(["dann-higgs", "--source", *map(str, higgs_features), "--target", *map(str, higgs_features),
+                     "--spec", str(SPEC), "--dnn-config", schedule, "--out", str(tmp_path / "dann")])
+        err = capsys.readouterr().err.strip()
+        assert code == 1 and len(err.splitlines()) == 1, err
+        assert "dnn.warmup_epochs / dnn.decay: a DANN network's learning rate follows Ganin's annealing" in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_image_batches_mix_domains_and_carry_event_weights() -> None:
     from hepml.models.dann import dann_image_batch
 

@@ -25,13 +25,13 @@ backend.configure()
 
 import keras  # noqa: E402
 
-from hepml.models.dense import DenseConfig, balance_weights, dense_trunk  # noqa: E402
+from hepml.models.dense import DenseConfig, balance_weights, dense_trunk, peak_learning_rate  # noqa: E402
 from hepml.models.weights import equalise  # noqa: E402
 from hepml.settings import AT_LEAST_ONE, NON_NEGATIVE, Settings  # noqa: E402
 
-__all__ = ["GradientReversal", "DannConfig", "DannSchedule", "lambda_schedule", "learning_rate_schedule",
-           "build_dann_dense", "fit_dann_dense", "dann_arrays", "domain_weights", "build_dann_uresnet",
-           "dann_image_batch", "fit_dann_uresnet"]
+__all__ = ["GradientReversal", "DannConfig", "DannSchedule", "dann_peak_rate", "lambda_schedule",
+           "learning_rate_schedule", "build_dann_dense", "fit_dann_dense", "dann_arrays", "domain_weights",
+           "build_dann_uresnet", "dann_image_batch", "fit_dann_uresnet"]
 
 
 @keras.saving.register_keras_serializable(package="hepml")
@@ -81,6 +81,17 @@ class DannConfig(Settings):
     domain_units: int = 64
     domain_weight: float = 1.0
     warm_start: bool = False  # start the DANN network and the control from the trained source-only network
+
+
+def dann_peak_rate(config: DenseConfig) -> float:
+    """The rate Ganin's annealing starts from: the dense settings' peak (``batch_scaling``
+    included, as for the source-only and oracle networks beside it).  The annealing owns the
+    schedule, so a warm-up or decay of the dense settings, which it would silently override, is
+    refused."""
+    if config.warmup_epochs or config.decay != "none":
+        raise ConfigError("dnn.warmup_epochs / dnn.decay: a DANN network's learning rate follows Ganin's annealing "
+                          "(dann.alpha, dann.beta); remove them from the DANN study's dnn settings")
+    return peak_learning_rate(config)
 
 
 class DannSchedule(keras.callbacks.Callback):
@@ -196,7 +207,7 @@ def fit_dann_dense(
             if isinstance(layer, keras.layers.Normalization):
                 layer.finalize_state()
     steps = int(np.ceil(len(x) / config.batch_size))
-    schedule = DannSchedule(model.get_layer("gradient_reversal"), dann, config.learning_rate, steps, config.epochs)
+    schedule = DannSchedule(model.get_layer("gradient_reversal"), dann, dann_peak_rate(config), steps, config.epochs)
     history = model.fit(
         x,
         y,

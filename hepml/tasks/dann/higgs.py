@@ -113,11 +113,12 @@ def run_dann_higgs(source: FeatureTable, target: FeatureTable, out: str | os.Pat
                    seed: int = 0, calibration: str = "isotonic", prior: str | float = "balanced",
                    spec_config: dict[str, Any] | None = None, inputs: list[str] | None = None) -> dict[str, Any]:
     """Train source-only, DANN, control and oracle networks; write metrics, plots' inputs and the DANN bundle."""
-    from hepml.models.dann import DannConfig
+    from hepml.models.dann import DannConfig, dann_peak_rate
     from hepml.models.dense import DenseConfig, predict
 
     check_replaceable(out, "dann run")  # before the training, not after it
     dense, dann = DenseConfig.from_dict(dense_config), DannConfig.from_dict(dann_config)
+    dann_peak_rate(dense)  # a schedule the DANN fits cannot follow fails here, not after the first networks
     s, t = _split(source, seed), _split(target, seed)
     models, logs = _train(source, target, s, t, dense, dann, seed)
     metrics, scores = _measure(models, source, target, s, t, seed)
