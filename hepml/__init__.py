@@ -29,7 +29,7 @@ The package, in the order data flows through it (a module imports only from modu
 How to add a model (say a graph network for the Higgs task):
 
 1. write ``hepml/models/<name>.py`` with ``fit_fold(x, y, w, x_val, y_val, w_val, *, config,
-   seed, folder, fold)`` returning an object with ``predict(x)``, ``files`` and ``history``
+   seed, folder, fold, symmetries=None)`` returning an object with ``predict(x)``, ``files`` and ``history``
    (:class:`hepml.models.registry.FittedFold`), saving its network as ``fold<k>.keras``;
 2. add one :class:`~hepml.models.registry.ModelEntry` to ``hepml/models/registry.py``;
 3. add its name to ``higgs.models`` in ``workflows/schemas/config.schema.yaml`` (a test checks

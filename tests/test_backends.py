@@ -2,9 +2,10 @@
 same across backends.
 
 The tasks run in one subprocess per backend (this file run as a script, with ``KERAS_BACKEND`` set):
-the gradient reversal's backward pass, Higgs k-fold training and scoring, both DANN studies (the
-LArTPC one trains the UResNet without a target, source-only and oracle, and with one, DANN),
-per-pixel scoring.  The test process, on TensorFlow, then scores each backend's bundle and compares.
+the gradient reversal's backward pass, Higgs k-fold training (through the symmetries' layer) and
+scoring, both DANN studies (the LArTPC one trains the UResNet without a target, source-only and
+oracle, and with one, DANN), per-pixel scoring.  The test process, on TensorFlow, then scores each
+backend's bundle and compares.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 HERE = Path(__file__).resolve()
 SPEC = HERE.parents[1] / "workflows" / "config" / "higgs_features.yaml"
 TINY_DNN = '{"epochs": 2, "units": 16, "layers": 1}'
+AUGMENTED_DNN = '{"epochs": 2, "units": 16, "layers": 1, "augment": true}'  # the symmetries' layer in the step
 TINY_URESNET = '{"depth": 2, "filters": 4, "epochs": 1, "batch_size": 4}'
 
 
@@ -69,7 +71,7 @@ def run_every_task(folder: Path) -> None:
         hepml("features", f"{folder / process}.root:Events", "--spec", str(SPEC), "--label", label,
               "--out", str(folder / f"f_{process}.root"))
     features = [str(folder / "f_signal.root"), str(folder / "f_background.root")]
-    hepml("train", *features, "--spec", str(SPEC), "--model-config", TINY_DNN, "--out", str(folder / "dnn"))
+    hepml("train", *features, "--spec", str(SPEC), "--model-config", AUGMENTED_DNN, "--out", str(folder / "dnn"))
     hepml("score", str(folder / "dnn"), f"{folder / 'signal.root'}:Events", "--out", str(folder / "scores.root"))
     hepml("dann-higgs", "--source", *features, "--target", *features, "--spec", str(SPEC), "--group", "all",
           "--dnn-config", TINY_DNN, "--out", str(folder / "dann_higgs"))
@@ -112,6 +114,7 @@ def test_every_task_runs_on_every_backend(backend_run: tuple[str, Path]) -> None
     backend, run = backend_run
     info = json.loads((run / "dnn" / "bundle.json").read_text())
     assert info["provenance"]["keras_backend"] == backend
+    assert info["provenance"]["config"]["trained_with"]["augment"] is True
     scores = uproot.open(run / "scores.root")["scores"].arrays(library="np")
     passed = scores["pass_cut"]
     assert passed.sum() > 1000 and np.all((scores["score"][passed] >= 0) & (scores["score"][passed] <= 1))

@@ -55,7 +55,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                        model_config=args.model_config, calibration=args.calibration, prior=args.prior,
                        spec_config=spec.config,
                        inputs=list(args.features), importance=args.importance,
-                       training_data=feature_sources(args.features), weights=weights)
+                       training_data=feature_sources(args.features), weights=weights,
+                       symmetries=spec.symmetries)
     print(f"trained {info['model']}, {args.k} folds, {len(table.names)} features, on {len(table)} selected events "
           f"({_sizes(table, args, range(args.k))}) -> {args.out}")
     return 0
@@ -64,9 +65,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_train_fold(args: argparse.Namespace) -> int:
     from hepml.tasks.higgs.train import train_fold
 
-    _, table, _ = _training_table(args)
+    spec, table, _ = _training_table(args)
     train_fold(table, args.out, fold=args.fold, model=args.model, k=args.k, seed=args.seed,
-               model_config=args.model_config, importance=args.importance)
+               model_config=args.model_config, importance=args.importance, symmetries=spec.symmetries)
     print(f"trained {args.model} fold {args.fold}/{args.k}, {_sizes(table, args, [args.fold])} of "
           f"{len(table)} selected events -> {args.out}")
     return 0

@@ -19,7 +19,8 @@ A spec (YAML) looks like::
                                  # (see hepml.features.foldkey)
 
 A feature with ``first: N`` becomes N columns ``name_0 .. name_{N-1}`` (and ``name_mask_i``
-with ``mask: true``).
+with ``mask: true``).  ``symmetries: {azimuth: [...], rapidity: [...]}`` names the columns that a
+rotation about the beam and the exchange of the beams act on (:mod:`hepml.features.symmetries`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ import numpy as np
 from hepml.errors import ConfigError, MissingBranchError, NonFiniteFeatureError, closest
 from hepml.expr import Expression
 from hepml.features.foldkey import DEFAULT_FOLD_KEY, FOLD_KEY, FoldKey
-from hepml.features.options import FeatureOptions, SpecOptions
+from hepml.features.options import FeatureOptions, SpecOptions, SymmetryOptions
+from hepml.features.symmetries import Symmetries
 from hepml.features.table import FeatureTable
 from hepml.features.values import flat as _flat
 from hepml.io.read import Chunk, Source, iterate
@@ -97,6 +99,8 @@ class FeatureSpec:
                         f"{origin}: groups.{group} names {col!r}, which is no feature column;"
                         f" closest: {closest(col, self.columns)}"
                     )
+        symmetries = SymmetryOptions.from_dict(options.symmetries, what=f"{origin}: symmetries")
+        self.symmetries = Symmetries.parse(symmetries.as_dict(), self.columns, origin)
         self._check_cycles()
 
     def _feature(self, name: str, value: Any) -> Feature:

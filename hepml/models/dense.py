@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from hepml.errors import ConfigError
+from hepml.features.symmetries import SymmetryColumns
 from hepml.models import backend
 from hepml.models.progress import EpochProgress
 from hepml.models.registry import SMALL_SAMPLE
@@ -79,6 +80,10 @@ class DenseConfig(Settings):
     balance_classes: bool = True
     negative_weights: str = "keep"  # keep | abs | zero
     size_rule: str = "auto"  # auto: adapt to the number of training events (sized_for); off: as given
+    # train on events rotated about the beam, mirrored and with the beams exchanged at random, by
+    # the feature spec's symmetries (hepml.features.symmetries): the low-level features' angles
+    # stop being something to memorise (measured: docs/explanation/training.md)
+    augment: bool = False
 
     def sized_for(self, n_train: int) -> DenseConfig:
         """The settings for ``n_train`` training events.  Below :data:`SMALL_SAMPLE` events a
@@ -188,11 +193,14 @@ def fit_dense(
     seed: int = 0,
     checkpoint: str | None = None,
     progress: str = "training",
+    symmetries: SymmetryColumns | None = None,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Train with early stopping on the weighted validation loss (best weights restored); returns
-    the model and its history.  ``config`` is used as given: :func:`fit_fold` sizes it first."""
+    the model and its history.  ``config`` is used as given: :func:`fit_fold` sizes it first;
+    ``symmetries`` are the columns that ``config.augment`` transforms."""
     keras.utils.set_random_seed(seed)
     model = build_dense(x.shape[1], config, x, steps_per_epoch=-(-len(x) // config.batch_size))
+    trainer = _trainer(model, config, symmetries, seed)
     tw = balance_weights(y, w, balance=config.balance_classes, negative=config.negative_weights)
     vw = balance_weights(y_val, w_val, balance=config.balance_classes, negative=config.negative_weights)
     callbacks: list[keras.callbacks.Callback] = [
@@ -203,7 +211,7 @@ def fit_dense(
         callbacks.append(keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True))
     # in-memory arrays go through Keras' own array adapter (a tf.data pipeline with shuffled
     # batches): measured faster here than a hand-built Dataset.from_tensor_slices + shuffle buffer
-    history = model.fit(
+    history = trainer.fit(
         x.astype(np.float32, copy=False),
         y.astype(np.float32, copy=False)[:, None],
         sample_weight=tw,
@@ -216,6 +224,25 @@ def fit_dense(
         verbose=0,
     )
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def _trainer(model: keras.Model, config: DenseConfig, symmetries: SymmetryColumns | None, seed: int) -> keras.Model:
+    """What ``fit`` trains: ``model`` itself, or with ``config.augment`` ``model`` behind the
+    symmetry transformation (:func:`hepml.models.symmetry.augmented`)."""
+    if not config.augment:
+        return model
+    if symmetries is None:
+        raise ConfigError("dnn.augment: true needs the feature spec's symmetries (symmetries: {azimuth: [...], "
+                          "rapidity: [...]}), and this training was given none; declare them in the spec or set "
+                          "augment: false")
+    if not symmetries:
+        log.info("augment: no column of the spec's symmetries among these features; training on the events as given")
+        return model
+    from hepml.models.symmetry import augmented
+
+    log.info("augment: rotating %d azimuthal and flipping %d rapidity columns at random", len(symmetries.azimuth),
+             len(symmetries.rapidity))
+    return augmented(model, symmetries, seed)
 
 
 def hidden_features(model: keras.Model, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
@@ -284,8 +311,10 @@ def fit_fold(
     seed: int,
     folder: Path,
     fold: int,
+    symmetries: SymmetryColumns | None = None,
 ) -> DenseFold:
-    """One fold of k-fold training: early stopping on the validation events, saved as ``fold<k>.keras``."""
+    """One fold of k-fold training: early stopping on the validation events, saved as ``fold<k>.keras``;
+    ``symmetries``: the columns ``augment`` transforms."""
     checkpoint = folder / f"checkpoint_fold{fold}.keras"
     given = DenseConfig.from_dict(config)
     sized = given.sized_for(len(x))
@@ -293,7 +322,7 @@ def fit_fold(
         log.info("size rule: %d training events (< %d): units %d, dropout %.2g, l2 %.2g, batch %d", len(x),
                  SMALL_SAMPLE, sized.units, sized.dropout, sized.l2, sized.batch_size)
     net, history = fit_dense(x, y, w, x_val, y_val, w_val, sized, seed=seed, checkpoint=str(checkpoint),
-                            progress=f"training {folder.name} fold {fold}")
+                             progress=f"training {folder.name} fold {fold}", symmetries=symmetries)
     net.save(folder / f"fold{fold}.keras")
     checkpoint.unlink(missing_ok=True)
     return DenseFold(net, [f"fold{fold}.keras"], history, sized.as_dict())

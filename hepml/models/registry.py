@@ -49,8 +49,10 @@ SMALL_SAMPLE = 100_000
 """Below this many training events every model's size rule shrinks its capacity (``size_rule: auto``)."""
 
 FitFold = Callable[..., FittedFold]
-"""``fit_fold(x, y, w, x_val, y_val, w_val, *, config, seed, folder, fold) -> FittedFold``: train on
-(x, y, w), early-stop on the validation events if the model does, save ``fold<fold>.*`` in ``folder``."""
+"""``fit_fold(x, y, w, x_val, y_val, w_val, *, config, seed, folder, fold, symmetries) -> FittedFold``: train
+on (x, y, w), early-stop on the validation events if the model does, save ``fold<fold>.*`` in ``folder``;
+``symmetries`` (:class:`hepml.features.symmetries.SymmetryColumns` or None) are the columns the feature
+spec's symmetries act on, for a model that trains on transformed events."""
 
 LoadFold = Callable[["Path"], Predictor]
 """``load_fold(file) -> Predictor``: read back a fold model saved by ``fit_fold`` (the file is

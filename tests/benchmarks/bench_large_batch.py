@@ -1,8 +1,8 @@
-"""The large-batch recipe of the Higgs DNN (issue 27, item 2): does accuracy hold when the batch
-grows eightfold, at equal epochs, and what does each recipe cost per epoch?
+"""The training recipes of the Higgs DNN (issue 27): does accuracy hold when the batch grows
+eightfold, at equal epochs; what do the spec's symmetries (``augment``) add; what does each cost per epoch?
 
     python tests/benchmarks/bench_large_batch.py OUT F_SIGNAL.root F_BACKGROUND.root \
-        [--train-events 1000000] [--group all] [--epochs 4] [--seed 1]
+        [--train-events 1000000] [--group all] [--epochs 4] [--seed 1] [--recipes b1024 b1024_augment]
 
 Fold 0 of 3 of the feature files (as ``hepml train-fold`` splits them), a random ``--train-events``
 of its training part; every recipe trains the paper's 5 x 300 through hepml's ``fit_dense`` for the
@@ -43,6 +43,10 @@ RECIPES: dict[str, dict[str, Any]] = {
                             "warmup_epochs": 1.0},
     "b8192_linear_warmup_cosine": {"batch_size": 8192, "learning_rate": 5e-4, "batch_scaling": "linear",
                                    "warmup_epochs": 1.0, "decay": "cosine"},
+    # trained through the feature spec's symmetries (hepml.features.symmetries)
+    "b1024_augment": {"batch_size": 1024, "learning_rate": 1e-3, "augment": True},
+    "b8192_linear_warmup_cosine_augment": {"batch_size": 8192, "learning_rate": 5e-4, "batch_scaling": "linear",
+                                           "warmup_epochs": 1.0, "decay": "cosine", "augment": True},
 }
 
 
@@ -83,7 +87,7 @@ def main() -> None:
         config = replace(base, **RECIPES[name])
         start = time.perf_counter()
         model, history = fit_dense(X[train_idx], y[train_idx], w[train_idx], X[val], y[val], w[val], config,
-                                   seed=args.seed)
+                                   seed=args.seed, symmetries=spec.symmetries.columns(spec.groups[args.group]))
         seconds = time.perf_counter() - start
         row = {"config": RECIPES[name], "peak_learning_rate": peak_learning_rate(config),
                "s_per_epoch": round(seconds / args.epochs, 2), "val_loss": [round(v, 4) for v in history["val_loss"]],

@@ -19,6 +19,7 @@ from hepml.errors import ConfigError, EmptyInputError
 from hepml.features.fingerprint import build_fingerprint
 from hepml.features.foldkey import FOLD_KEY, spec_fold_key
 from hepml.features.spec import FeatureTable
+from hepml.features.symmetries import Symmetries
 from hepml.io.atomic import atomic_path, check_replaceable, scratch_dir
 from hepml.io.write import write_friend
 from hepml.metrics import auc, log_loss
@@ -46,10 +47,11 @@ def fold_masks(events: np.ndarray, k: int, seed: int, fold: int, *, early_stoppi
 
 
 def _fit(model: str, table: FeatureTable, train: np.ndarray, val: np.ndarray, config: dict[str, Any], seed: int,
-         folder: Path, fold: int) -> FittedFold:
+         folder: Path, fold: int, symmetries: Symmetries | None) -> FittedFold:
     X, y, w = table.X, table.label, table.weight
     return load_fit(model)(X[train], y[train], w[train], X[val], y[val], w[val], config=config, seed=seed,
-                           folder=folder, fold=fold)
+                           folder=folder, fold=fold,
+                           symmetries=symmetries.columns(table.names) if symmetries else None)  # None: none declared
 
 
 def _losses(predict: Any, table: FeatureTable, masks: dict[str, np.ndarray], test: np.ndarray,
@@ -149,9 +151,11 @@ def train_fold(
     fold_key: str = FOLD_KEY,
     model_config: dict[str, Any] | None = None,
     importance: bool = False,
+    symmetries: Symmetries | None = None,
 ) -> Path:
     """Train the model of one fold (one batch job): it trains on the other folds and writes its
-    raw scores of fold ``fold``, which it never saw, to ``out`` (a folder, written atomically)."""
+    raw scores of fold ``fold``, which it never saw, to ``out`` (a folder, written atomically).
+    ``symmetries`` (the feature spec's) are what ``augment`` in ``model_config`` transforms."""
     _check_table(table, model, fold_key)
     _check_split(table, k, seed, fold_key)
     if not 0 <= fold < k:
@@ -162,7 +166,7 @@ def train_fold(
              describe_sizes([{"train": int(train.sum()), "validation": int(val.sum()), "scored": int(test.sum())}]))
     with atomic_path(out, kind="fold") as folder:
         folder.mkdir()
-        fitted = _fit(model, table, train, val, dict(model_config or {}), seed + fold, folder, fold)
+        fitted = _fit(model, table, train, val, dict(model_config or {}), seed + fold, folder, fold, symmetries)
         raw = fitted.predict(table.X[test])
         np.savez(folder / "scores.npz", raw=raw, event=events[test])  # compressing random floats: 2 s, ~0 %
         write_json(folder / "history.json", fitted.history)
@@ -278,6 +282,7 @@ def train_kfold(
     importance: bool = False,
     training_data: dict[str, str] | None = None,
     weights: dict[str, str] | None = None,
+    symmetries: Symmetries | None = None,
 ) -> dict[str, Any]:
     """All folds in this process, then the bundle: :func:`train_fold` k times and :func:`assemble_bundle`.
 
@@ -288,7 +293,8 @@ def train_kfold(
     out = check_replaceable(out, "bundle")  # before the k trainings, not after them
     with scratch_dir(out) as tmp:
         dirs = [train_fold(table, tmp / f"fold{j}", fold=j, model=model, k=k, seed=seed, fold_key=fold_key,
-                           model_config=model_config, importance=importance) for j in range(k)]
+                           model_config=model_config, importance=importance, symmetries=symmetries)
+                for j in range(k)]
         return assemble_bundle(table, dirs, out, model=model, seed=seed, fold_key=fold_key, model_config=model_config,
                                calibration=calibration, prior=prior, spec_config=spec_config, inputs=inputs,
                                training_data=training_data, weights=weights)
