@@ -100,9 +100,10 @@ def settings_schema(_: str | None) -> str:
 
 
 def spec_schema(_: str | None) -> str:
-    from hepml.features.options import FeatureOptions, SpecOptions
+    from hepml.features.options import FeatureOptions, SpecOptions, SymmetryOptions
 
-    return _blocks({"spec": SpecOptions.json_schema(), "features.<name>": FeatureOptions.json_schema()})
+    return _blocks({"spec": SpecOptions.json_schema(), "features.<name>": FeatureOptions.json_schema(),
+                    "symmetries": SymmetryOptions.json_schema()})
 
 
 # --- a run's results ------------------------------------------------------------------------------

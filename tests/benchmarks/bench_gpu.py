@@ -137,6 +137,13 @@ def higgs(out: Path, files: list[Path], epochs: int) -> None:
     large, _ = fit_dense(X[train], y[train], w[train], X[val], y[val], w[val], recipe, seed=1)
     record(out, "dnn_hepml_fit_dense_b8192_recipe", {"total_s": round(time.perf_counter() - start, 1),
                                                      "test_auc": round(auc(y[test], predict(large, X[test])), 4)})
+    # and through the spec's symmetries (augment: true, full.yaml's): what the layer costs on the device
+    start = time.perf_counter()
+    turned, _ = fit_dense(X[train], y[train], w[train], X[val], y[val], w[val], replace(recipe, augment=True), seed=1,
+                          symmetries=spec.symmetries.columns(spec.groups["all"]))
+    record(out, "dnn_hepml_fit_dense_b8192_recipe_augment", {"total_s": round(time.perf_counter() - start, 1),
+                                                             "test_auc": round(auc(y[test], predict(turned, X[test])),
+                                                                               4)})
     for batch, spe, on_device, lr in ((8192, 1, False, 2e-3), (8192, 16, False, 2e-3), (8192, 16, True, 2e-3),
                                       (32768, 16, True, 4e-3)):
         record(out, f"dnn_raw_keras_b{batch}_spe{spe}{'_device' if on_device else ''}",
