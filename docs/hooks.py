@@ -120,11 +120,14 @@ def _pm(summary: dict[str, Any], key: str, digits: int = 3) -> str:
     return f"{value['mean']:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
 
 
+SET_SIZES = {"low": 21, "high": 7, "all": 28}  # the demo spec's feature groups
+
+
 def _higgs(metrics: dict[str, Any]) -> str:
-    sets = ["low", "high", "all"]
-    rows = [[model.upper(), *(f"{metrics['auc'][model][s]:.4f} ± {metrics['auc_uncertainty'][model][s]:.4f}"
-                              for s in sets)] for model in sorted(metrics["auc"])]
-    auc = _table(["model", "low (21)", "high (7)", "all (28)"], rows)
+    sets = [s for s in ("low", "high", "all") if any(s in by_set for by_set in metrics["auc"].values())]
+    rows = [[model.upper(), *(f"{by_set[s]:.4f} ± {metrics['auc_uncertainty'][model][s]:.4f}" if s in by_set else "–"
+                              for s in sets)] for model, by_set in sorted(metrics["auc"].items())]
+    auc = _table(["model", *(f"{s} ({SET_SIZES[s]})" for s in sets)], rows)  # a run may train some sets only
     rejection = [[name, *(f"{r[eff]:.1f}" for eff in sorted(r))]
                  for name, r in sorted(metrics["rejection_at_eff_by_model"].items())]
     effs = sorted(next(iter(metrics["rejection_at_eff_by_model"].values())))
