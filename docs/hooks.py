@@ -100,10 +100,11 @@ def settings_schema(_: str | None) -> str:
 
 
 def spec_schema(_: str | None) -> str:
-    from hepml.features.options import FeatureOptions, SpecOptions, SymmetryOptions
+    from hepml.features.options import FeatureOptions, SpecOptions
+    from hepml.features.symmetries import Symmetries
 
     return _blocks({"spec": SpecOptions.json_schema(), "features.<name>": FeatureOptions.json_schema(),
-                    "symmetries": SymmetryOptions.json_schema()})
+                    "symmetries": Symmetries.json_schema()})
 
 
 # --- a run's results ------------------------------------------------------------------------------

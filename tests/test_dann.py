@@ -209,7 +209,8 @@ def test_dann_starts_at_the_scaled_rate_and_refuses_a_schedule_it_would_override
 ) -> None:
     """Ganin's annealing starts at the dense settings' peak rate, batch scaling included (as the
     source-only network beside it); a warm-up or decay, which the annealing would silently replace,
-    stops the study before any network trains, with one line and no output."""
+    and augment, which its fits would not follow, stop the study before any network trains, with
+    one line and no output."""
     from hepml.cli import main
     from hepml.models.dann import dann_peak_rate
     from hepml.models.dense import REFERENCE_BATCH, DenseConfig
@@ -219,12 +220,15 @@ def test_dann_starts_at_the_scaled_rate_and_refuses_a_schedule_it_would_override
     scaled = DenseConfig(learning_rate=1e-3, batch_size=4 * REFERENCE_BATCH, batch_scaling="linear")
     assert dann_peak_rate(scaled) == pytest.approx(4e-3)
     assert dann_peak_rate(DenseConfig()) == DenseConfig().learning_rate
-    for schedule in ('{"decay": "cosine"}', '{"warmup_epochs": 1}'):
+    schedule = "dnn.warmup_epochs / dnn.decay: a DANN network's learning rate follows Ganin's annealing"
+    for dnn, message in (('{"decay": "cosine"}', schedule), ('{"warmup_epochs": 1}', schedule),
+                         ('{"augment": true}', "dnn.augment: the DANN study trains its networks on the events as "
+                                               "given")):
         code = main(["dann-higgs", "--source", *map(str, higgs_features), "--target", *map(str, higgs_features),
-                     "--spec", str(SPEC), "--dnn-config", schedule, "--out", str(tmp_path / "dann")])
+                     "--spec", str(SPEC), "--dnn-config", dnn, "--out", str(tmp_path / "dann")])
         err = capsys.readouterr().err.strip()
         assert code == 1 and len(err.splitlines()) == 1, err
-        assert "dnn.warmup_epochs / dnn.decay: a DANN network's learning rate follows Ganin's annealing" in err
+        assert message in err
         assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from hepml.expr import MAX_OBJECTS
 from hepml.settings import Settings
 
-__all__ = ["SpecOptions", "FeatureOptions", "SymmetryOptions"]
+__all__ = ["SpecOptions", "FeatureOptions"]
 
 
 @dataclass
@@ -36,7 +36,7 @@ class SpecOptions(Settings):
     label: Any = None  # an expression giving 0/1 per event, instead of the command's --label
     event_id: tuple[str, ...] = ()  # branches copied next to the scores
     fold_key: Any = None  # event (default), entry, or an expression such as hash(run, event)
-    symmetries: dict[str, Any] = field(default_factory=dict)  # columns the event's symmetries act on (SymmetryOptions)
+    symmetries: dict[str, Any] = field(default_factory=dict)  # columns the events' symmetries act on (Symmetries)
     version: Any = None  # free, for the spec's author
     description: Any = None  # free, for the spec's author
 
@@ -55,13 +55,3 @@ class FeatureOptions(Settings):
     label: str | None = None  # axis label of the figures (LaTeX allowed)
     unit: str | None = None  # unit of the axis (GeV)
 
-
-@dataclass
-class SymmetryOptions(Settings):
-    """The exact symmetries of the events (:mod:`hepml.features.symmetries`): the feature columns
-    each one acts on; ``dnn: {augment: true}`` trains on events transformed by them at random."""
-
-    what: ClassVar[str] = "symmetries"
-
-    azimuth: tuple[str, ...] = ()  # azimuthal angles: rotated about the beam by one angle, and mirrored
-    rapidity: tuple[str, ...] = ()  # pseudorapidities (or rapidities): their signs flipped together

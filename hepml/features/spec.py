@@ -36,7 +36,7 @@ import numpy as np
 from hepml.errors import ConfigError, MissingBranchError, NonFiniteFeatureError, closest
 from hepml.expr import Expression
 from hepml.features.foldkey import DEFAULT_FOLD_KEY, FOLD_KEY, FoldKey
-from hepml.features.options import FeatureOptions, SpecOptions, SymmetryOptions
+from hepml.features.options import FeatureOptions, SpecOptions
 from hepml.features.symmetries import Symmetries
 from hepml.features.table import FeatureTable
 from hepml.features.values import flat as _flat
@@ -99,8 +99,8 @@ class FeatureSpec:
                         f"{origin}: groups.{group} names {col!r}, which is no feature column;"
                         f" closest: {closest(col, self.columns)}"
                     )
-        symmetries = SymmetryOptions.from_dict(options.symmetries, what=f"{origin}: symmetries")
-        self.symmetries = Symmetries.parse(symmetries.as_dict(), self.columns, origin)
+        self.symmetries = Symmetries.from_dict(options.symmetries, what=f"{origin}: symmetries")
+        self.symmetries.check(self.columns, origin)
         self._check_cycles()
 
     def _feature(self, name: str, value: Any) -> Feature:

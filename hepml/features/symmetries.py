@@ -11,11 +11,12 @@ The spec names the columns each one acts on; every other feature must not change
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 from hepml.errors import ConfigError, closest
+from hepml.settings import Settings
 
 __all__ = ["Symmetries", "SymmetryColumns"]
 
@@ -32,27 +33,27 @@ class SymmetryColumns:
 
 
 @dataclass(frozen=True)
-class Symmetries:
-    """The spec's ``symmetries:`` block: the columns holding azimuthal angles (rotated together and
-    mirrored) and pseudorapidities (flipped in sign together)."""
+class Symmetries(Settings):
+    """The spec's ``symmetries:`` block (its keys checked like every settings block): the columns
+    holding azimuthal angles (rotated together and mirrored) and pseudorapidities (flipped in sign
+    together); :meth:`check` then holds them against the spec's columns."""
 
-    azimuth: tuple[str, ...] = ()
-    rapidity: tuple[str, ...] = ()
+    what: ClassVar[str] = "symmetries"
 
-    @classmethod
-    def parse(cls, config: Mapping[str, Any], columns: Sequence[str], origin: str) -> Symmetries:
-        """Checked against the spec's columns: each named column exists and is in one list only."""
-        found = cls(tuple(config.get("azimuth", ())), tuple(config.get("rapidity", ())))
+    azimuth: tuple[str, ...] = ()  # azimuthal angles: rotated about the beam by one angle, and mirrored
+    rapidity: tuple[str, ...] = ()  # pseudorapidities (or rapidities): their signs flipped together
+
+    def check(self, columns: Sequence[str], origin: str) -> None:
+        """Each named column is one of the spec's ``columns`` and in one list only."""
         for kind in ("azimuth", "rapidity"):
-            for column in getattr(found, kind):
+            for column in getattr(self, kind):
                 if column not in columns:
                     raise ConfigError(f"{origin}: symmetries.{kind} names {column!r}, which is no feature column; "
                                       f"closest: {closest(column, list(columns))}")
-        both = sorted(set(found.azimuth) & set(found.rapidity))
+        both = sorted(set(self.azimuth) & set(self.rapidity))
         if both:
             raise ConfigError(f"{origin}: symmetries: {both[0]!r} is both an azimuthal angle and a pseudorapidity; "
                               "name it in one list")
-        return found
 
     def columns(self, names: Sequence[str]) -> SymmetryColumns:
         """The indices of the symmetric columns among ``names`` (a feature group may hold few or none)."""

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from hepml.errors import BundleError, ConfigError
+from hepml.features.symmetries import SymmetryColumns
 from hepml.models.registry import SMALL_SAMPLE
 from hepml.models.weights import equalise
 
@@ -131,14 +132,14 @@ def _fit_fold(kind: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, x_val: np.
 
 def fit_fold_bdt(x: np.ndarray, y: np.ndarray, w: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
                  w_val: np.ndarray, *, config: dict[str, Any], seed: int, folder: Path, fold: int,
-                 symmetries: Any = None) -> BaselineFold:
+                 symmetries: SymmetryColumns | None = None) -> BaselineFold:
     """Trees train on the events as given (``symmetries`` augment networks only)."""
     return _fit_fold("bdt", x, y, w, x_val, y_val, w_val, config, seed, folder, fold)
 
 
 def fit_fold_xgb(x: np.ndarray, y: np.ndarray, w: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
                  w_val: np.ndarray, *, config: dict[str, Any], seed: int, folder: Path, fold: int,
-                 symmetries: Any = None) -> BaselineFold:
+                 symmetries: SymmetryColumns | None = None) -> BaselineFold:
     """Trees train on the events as given (``symmetries`` augment networks only)."""
     return _fit_fold("xgb", x, y, w, x_val, y_val, w_val, config, seed, folder, fold)
 

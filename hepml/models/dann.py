@@ -85,12 +85,15 @@ class DannConfig(Settings):
 
 def dann_peak_rate(config: DenseConfig) -> float:
     """The rate Ganin's annealing starts from: the dense settings' peak (``batch_scaling``
-    included, as for the source-only and oracle networks beside it).  The annealing owns the
-    schedule, so a warm-up or decay of the dense settings, which it would silently override, is
-    refused."""
+    included, as for the source-only and oracle networks beside it).  Dense settings a DANN fit
+    would silently not follow are refused: a warm-up or decay (the annealing owns the schedule)
+    and ``augment`` (the study trains on its events as given)."""
     if config.warmup_epochs or config.decay != "none":
         raise ConfigError("dnn.warmup_epochs / dnn.decay: a DANN network's learning rate follows Ganin's annealing "
                           "(dann.alpha, dann.beta); remove them from the DANN study's dnn settings")
+    if config.augment:
+        raise ConfigError("dnn.augment: the DANN study trains its networks on the events as given (a shifted detector "
+                          "is no symmetry of them); remove augment from the DANN study's dnn settings")
     return peak_learning_rate(config)
 
 
