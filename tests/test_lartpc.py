@@ -178,6 +178,39 @@ def test_shuffle_reorders_the_training_windows_only(segmenter: tuple[Path, Path]
     np.testing.assert_array_equal(epoch(True, rng), epoch(True, None))  # validation in file order
 
 
+def test_reader_threads_make_the_same_batches(segmenter: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Densifying and weighting in several threads (a GPU node's training stream) gives the
+    batches of one thread, in the same order, with the random views and shuffles drawn alike."""
+    from hepml.models.augment import augment
+    from hepml.tasks.cosmic import train
+
+    _, events = segmenter
+    monkeypatch.setattr(train, "_chunk", lambda batch, shape: 8)  # many chunks, so the threads overtake
+    weights = np.array([0.5, 2.0, 4.0])
+
+    def epoch(readers: int, validation: bool, random: bool) -> list[tuple[np.ndarray, ...]]:
+        rng = np.random.default_rng(3)
+
+        def views(q: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return augment(q, y, rng, crop=16, flips=True, mirrors=False)
+
+        return list(train._batches([str(events)], SHAPE, 3, validation, weights, 0.01,
+                                   views if random else None, rng if random else None, readers))
+
+    for validation in (False, True):
+        for random in (False, True):
+            one, three = epoch(1, validation, random), epoch(3, validation, random)
+            assert len(one) == len(three) == train._count_batches([str(events)], SHAPE, 3, validation) >= 4
+            for a, b in zip(one, three, strict=True):
+                for x, y in zip(a, b, strict=True):
+                    assert x.dtype == y.dtype
+                    np.testing.assert_array_equal(x, y)
+    weighted = epoch(3, False, False)[0]
+    hit = weighted[0] > 0
+    np.testing.assert_array_equal(weighted[2][hit], weights[weighted[1][hit]].astype(np.float32))
+    assert np.all(weighted[2][~hit] == np.float32(0.01)) and weighted[1].dtype == np.int32
+
+
 def test_mirror_makes_the_images_of_mirrored_events() -> None:
     from hepml.models.augment import augment, mirror
 

@@ -84,6 +84,39 @@ def test_read_ahead_raises_where_the_item_would_come_and_stops_when_closed() -> 
     assert len(produced) <= 3
 
 
+@pytest.mark.parametrize("workers", [1, 3])
+def test_ordered_map_keeps_the_order_raises_in_place_and_stops_when_closed(workers: int) -> None:
+    import threading
+    import time
+
+    from hepml.io.read import ordered_map
+
+    def slow_square(i: int) -> int:
+        time.sleep(0.01 * (i % 3))  # later items finish first in other threads
+        if i == 7:
+            raise ValueError(f"unreadable item {i}")
+        return i * i
+
+    assert list(ordered_map(slow_square, range(7), workers)) == [i * i for i in range(7)]
+    got = []
+    with pytest.raises(ValueError, match="unreadable item 7"):
+        for value in ordered_map(slow_square, range(20), workers):
+            got.append(value)
+    assert got == [i * i for i in range(7)]
+    taken: list[int] = []
+
+    def items():  # type: ignore[no-untyped-def]
+        for i in range(1000):
+            taken.append(i)
+            yield i
+
+    stream = ordered_map(slow_square, items(), workers)
+    assert next(stream) == 0
+    stream.close()  # a consumer that stops early: no thread left, a few items taken at most
+    assert not any(t.name.startswith("hepml-prepare") and t.is_alive() for t in threading.enumerate())
+    assert len(taken) <= workers + 1
+
+
 def test_branch_patterns_jagged_and_cut(hzz: str) -> None:
     (chunk,) = iterate(hzz, filter_name=["Muon_P*"], cut="NMuon >= 2 and MET_px > 0")
     assert set(chunk.arrays.fields) == {"Muon_Px", "Muon_Py", "Muon_Pz"}

@@ -8,7 +8,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from hepml.io.read import iterate
+from hepml.io.read import iterate, ordered_map
 
 __all__ = ["PIXEL_BRANCHES", "CHUNK_PIXELS", "densify", "gather", "iter_images", "events_per_chunk"]
 
@@ -60,10 +60,13 @@ def events_per_chunk(shape: Sequence[int], wanted: int) -> int:
     return max(1, min(int(wanted), CHUNK_PIXELS // int(np.prod(shape))))
 
 
-def iter_images(inputs: Any, shape: Sequence[int], *, step_size: int | str = 64,
-                labels: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray | None, Any]]:
-    """Dense images chunk by chunk from sparse ROOT files: (charge, labels, the chunk's arrays)."""
+def iter_images(inputs: Any, shape: Sequence[int], *, step_size: int | str = 64, labels: bool = True,
+                readers: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray | None, Any]]:
+    """Dense images chunk by chunk from sparse ROOT files: (charge, labels, the chunk's arrays);
+    ``readers`` threads densify the next chunks while the caller works on this one."""
     branches = list(PIXEL_BRANCHES if labels else PIXEL_BRANCHES[:4]) + ["event"]
-    for chunk in iterate(inputs, branches, step_size=step_size):
-        charge, label = densify(chunk.arrays, shape, labels=labels)
-        yield charge, label, chunk.arrays
+
+    def dense(chunk: Any) -> tuple[np.ndarray, np.ndarray | None, Any]:
+        return (*densify(chunk.arrays, shape, labels=labels), chunk.arrays)
+
+    yield from ordered_map(dense, iterate(inputs, branches, step_size=step_size), readers)

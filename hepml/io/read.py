@@ -16,7 +16,9 @@ import queue
 import re
 import threading
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -39,7 +41,7 @@ from hepml.errors import (
 from hepml.expr import parse
 
 __all__ = ["Source", "Chunk", "open_file", "list_trees", "resolve_sources", "open_tree", "iterate", "select_branches",
-           "num_entries", "parse_step_size", "file_uuid", "event_mask"]
+           "num_entries", "parse_step_size", "file_uuid", "event_mask", "ordered_map"]
 
 _TREE_CLASSES = ("TTree", "ROOT::RNTuple", "ROOT::Experimental::RNTuple")
 _REMOTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -308,6 +310,7 @@ def _entries_per_step(ttree: Any, read: list[str], step_size: int | str) -> int:
 
 
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def read_ahead(items: Iterator[_T]) -> Iterator[_T]:
@@ -348,6 +351,29 @@ def read_ahead(items: Iterator[_T]) -> Iterator[_T]:
                 slot.get(timeout=0.05)
             except queue.Empty:
                 pass
+
+
+def ordered_map(function: Callable[[_T], _R], items: Iterable[_T], workers: int) -> Iterator[_R]:
+    """``function`` of each item, in the items' order, computed by ``workers`` threads up to
+    ``workers`` items ahead of the caller: numpy's work on large arrays (copies, casts, fills,
+    scatters) releases the GIL, so densifying LArTPC windows runs on several cores.  Results do not
+    depend on ``workers`` (1: a plain map in this thread); an item's error is raised where its
+    result would have come, and closing this generator lets the threads finish their items."""
+    if workers <= 1:
+        yield from map(function, items)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="hepml-prepare") as pool:
+        pending: deque[Future[_R]] = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(function, item))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def _iterate(sources: list[Source], branches: Sequence[str], filter_name: Sequence[str], cut: str | None,

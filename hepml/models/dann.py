@@ -321,6 +321,7 @@ def fit_dann_uresnet(
         batch_stream(lambda: batches(False), signature, steps_per_epoch),
         validation_data=batch_stream(lambda: batches(True), signature, validation_steps),
         epochs=config.epochs,
+        shuffle=False,  # a stream is read in order (hepml.models.streams.Stream)
         callbacks=[schedule, EpochProgress(progress)],
         verbose=0,
     )

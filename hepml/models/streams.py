@@ -29,21 +29,29 @@ _END = object()
 class Stream(keras.utils.PyDataset):
     """``count`` batches per epoch from ``batches()``, read ahead ``depth`` batches in a thread.
 
-    Keras asks for the batches in order (one worker); asking for batch 0 starts a new pass."""
+    Batch 0 starts a new pass; the others must be asked for in order, which Keras does with one
+    worker and ``model.fit(..., shuffle=False)``: by default ``fit`` shuffles a PyDataset's indices,
+    and a stream answering them in file order would repeat some batches of an epoch and skip
+    others (hepml shuffles a stream's windows itself, ``uresnet.shuffle``)."""
 
     def __init__(self, batches: Callable[[], Iterator[Any]], count: int, depth: int = 4) -> None:
         super().__init__()
         self._batches, self._count, self._depth = batches, int(count), depth
         self._queue: queue.Queue[Any] | None = None
         self._stop = threading.Event()
+        self._next = 0
 
     def __len__(self) -> int:
         return self._count
 
     def __getitem__(self, index: int) -> Any:
-        if index == 0 or self._queue is None:
+        if index == 0:
             self._start()
+        elif self._queue is None or index != self._next:
+            raise RuntimeError(f"batch {index} of a stream asked for where batch {self._next} comes next: a stream "
+                               "is read in order (model.fit(..., shuffle=False))")
         assert self._queue is not None
+        self._next = index + 1
         item = self._queue.get()
         if isinstance(item, BaseException):
             raise item

@@ -12,6 +12,11 @@ against their number.  Any Keras backend; on the device tool's GPU with KERAS_BA
 2. Scoring: a bundle of the first network trained by ``hepml train-segmentation`` (one epoch on two
    simulated full windows), then the peak RSS of ``hepml score-pixels`` on files of ``--windows``
    events: streaming means the peak does not grow with the number of windows.
+3. Arithmetic: each network's training FLOP per window (forward and backward, 3 x 2 x the
+   convolutions' multiply-adds), the figure behind the data-parallel estimates of docs/howto/gpu.md.
+4. Input: training windows/s of the stream that feeds the devices (read, densify, select the split,
+   weight the pixels) with one reader thread and with as many as the job's cores, and the raw
+   ``uproot.arrays`` of the pixel branches (sparse: far faster than any dense window).
 
 Results go to OUT/full_window.json as they come.
 """
@@ -26,6 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from bench_gpu import peak_memory, uresnet_steps
 from timing import cli_peak
 
@@ -111,6 +117,59 @@ def scoring(out: Path, work: Path, network: str, windows: list[int]) -> None:
     record(out, "score_pixels_peak_ratio", {"windows": [windows[0], windows[-1]], "ratio": round(last / first, 3)})
 
 
+def training_flops(name: str, window: tuple[int, ...] = WINDOW) -> dict[str, Any]:
+    """FLOP of one training step per window: 3 x (2 x multiply-adds of every convolution), the planes
+    folded into the batch (BatchNorm, additions and the softmax are a few per cent more)."""
+    import keras
+
+    from hepml.models.uresnet import UResNetConfig, build_uresnet
+
+    depth, filters, growth = NETWORKS[name]
+    model = build_uresnet(*window, UResNetConfig(depth=depth, filters=filters, growth=growth))
+    macs = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2DTranspose):  # each input pixel spreads over the kernel
+            macs += int(np.prod(layer.kernel_size)) * layer.input.shape[-1] * layer.filters * int(
+                np.prod(layer.input.shape[1:3]))
+        elif isinstance(layer, keras.layers.Conv2D):
+            macs += int(np.prod(layer.kernel_size)) * layer.input.shape[-1] * layer.filters * int(
+                np.prod(layer.output.shape[1:3]))
+    return {"window": list(window), "parameters": model.count_params(),
+            "training_GFLOP_per_window": round(3 * 2 * macs * window[0] / 1e9, 1)}
+
+
+def input_stream(out: Path, work: Path, windows: int = 16) -> None:
+    """What feeds training: hepml's batches of full windows, one reader thread and as many as the
+    job has cores, against the raw read of the sparse pixels."""
+    import time
+
+    import uproot
+
+    from hepml.cpus import usable_cores
+    from hepml.io.images import PIXEL_BRANCHES
+    from hepml.tasks.cosmic.train import _batches, _class_weights
+
+    path = work / f"full_window_{windows}.root"
+    if not path.exists():
+        cli_peak("simulate", "lartpc", "--geometry", json.dumps({"wires": WINDOW[1], "ticks": WINDOW[2]}),
+                 "--events", str(windows), "--seed", "3", "--out", str(path))
+    weights = _class_weights([str(path)], WINDOW)
+    result: dict[str, Any] = {"windows": windows}
+    for readers in sorted({1, usable_cores()}):
+        seconds = []
+        for _ in range(2):  # the second pass with the file in the page cache
+            start, done = time.perf_counter(), 0
+            for charge, _, _ in _batches([str(path)], WINDOW, 2, False, weights, 0.01, readers=readers):
+                done += len(charge)
+            seconds.append(time.perf_counter() - start)
+        result[f"windows_per_s_{readers}_readers"] = round(done / min(seconds), 1)
+    start = time.perf_counter()
+    uproot.open(path)["Events"].arrays([*PIXEL_BRANCHES, "event"])
+    result["raw_read_windows_per_s"] = round(windows / (time.perf_counter() - start), 1)
+    result["training_windows"] = done
+    record(out, "input_stream", result)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path)
@@ -120,7 +179,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="timed training steps after the first")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds for one network at one batch size")
     parser.add_argument("--windows", type=int, nargs=2, default=[2, 8], help="events of the two scored files")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["training", "scoring"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["training", "scoring", "arithmetic", "input"])
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)  # network, batch, steps: one measurement
     args = parser.parse_args()
     from hepml.models import backend
@@ -137,6 +196,12 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     record(args.out, "machine", {"backend": keras.backend.backend(), "accelerator": backend.accelerator(),
                                  "cpus": os.cpu_count()})
+    if "arithmetic" not in args.skip:
+        for name in args.networks:
+            record(args.out, f"flops_{name}", training_flops(name))
+        record(args.out, "flops_d6_f16_doubling_512", training_flops("d6_f16_doubling", (3, 512, 512)))
+    if "input" not in args.skip:
+        input_stream(args.out, args.work)
     if "training" not in args.skip:
         training(args.out, args.networks, args.steps, args.timeout)
     if "scoring" not in args.skip:

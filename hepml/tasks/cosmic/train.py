@@ -16,10 +16,11 @@ import awkward as ak
 import numpy as np
 
 from hepml.bundle import write_bundle
+from hepml.cpus import usable_cores
 from hepml.errors import ConfigError, EmptyInputError
 from hepml.io.atomic import atomic_path, check_replaceable
 from hepml.io.images import events_per_chunk, iter_images
-from hepml.io.read import iterate, resolve_sources
+from hepml.io.read import iterate, ordered_map, resolve_sources
 from hepml.split import is_validation_window
 
 __all__ = ["train_segmentation", "CLASSES"]
@@ -40,28 +41,41 @@ def _in_split(arrays: Any, validation: bool) -> np.ndarray:
 
 def _batches(inputs: Sequence[str], shape: Sequence[int], batch: int, validation: bool,
              weights: np.ndarray, empty_weight: float, views: Callable[[np.ndarray, np.ndarray], Any] | None = None,
-             shuffle: np.random.Generator | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+             shuffle: np.random.Generator | None = None,
+             readers: int = 1) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(charge, labels, pixel weights) batches of one split; ``views`` turns a training batch into
     its training view (:func:`hepml.models.augment.augment`), ``shuffle`` reorders each chunk's
-    training windows; validation is on whole windows, in file order."""
+    training windows; validation is on whole windows, in file order.  ``readers`` threads densify
+    chunks and make batches ahead (the random views stay in this thread, in order): the batches do
+    not depend on their number."""
     from hepml.models.uresnet import pixel_weights
 
-    for charge, labels, arrays in iter_images(inputs, shape, step_size=_chunk(batch, shape)):
-        assert labels is not None  # read with labels
-        keep = _in_split(arrays, validation)
-        charge, labels = charge[keep], labels[keep]
-        if shuffle is not None and not validation:
-            order = shuffle.permutation(len(charge))
-            charge, labels = charge[order], labels[order]
-        for i in range(0, len(charge), batch):
-            q, y = charge[i:i + batch], labels[i:i + batch]
-            if views is not None and not validation:
-                q, y = views(q, y)
-            yield q, y.astype(np.int32), pixel_weights(y, q, weights, empty_weight)
+    def rows() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Each batch's windows: a chunk's images and the rows of that batch."""
+        for charge, labels, arrays in iter_images(inputs, shape, step_size=_chunk(batch, shape), readers=readers):
+            assert labels is not None  # read with labels
+            kept = np.flatnonzero(_in_split(arrays, validation))
+            if shuffle is not None and not validation:
+                kept = kept[shuffle.permutation(len(kept))]
+            for i in range(0, len(kept), batch):
+                yield charge, labels, kept[i:i + batch]
+
+    def finished(q: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return q, y.astype(np.int32), pixel_weights(y, q, weights, empty_weight)
+
+    def whole(item: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        charge, labels, taken = item
+        return finished(charge[taken], labels[taken])
+
+    if views is None or validation:
+        yield from ordered_map(whole, rows(), readers)
+        return
+    for charge, labels, taken in rows():
+        yield finished(*views(charge[taken], labels[taken]))
 
 
 def _dann_batches(sources: Sequence[str], targets: Sequence[str], shape: Sequence[int], batch: int, validation: bool,
-                  weights: np.ndarray, empty_weight: float) -> Iterator[tuple[Any, ...]]:
+                  weights: np.ndarray, empty_weight: float, readers: int = 1) -> Iterator[tuple[Any, ...]]:
     """Source batches with as many target images each; the target files are read without their
     label branch and cycled when they run out before the source (:func:`_check_target` made sure
     that each split of the target has images, so the cycle never spins on nothing)."""
@@ -69,13 +83,14 @@ def _dann_batches(sources: Sequence[str], targets: Sequence[str], shape: Sequenc
 
     def target_images() -> Iterator[np.ndarray]:
         while True:
-            for charge, _, arrays in iter_images(targets, shape, step_size=_chunk(batch, shape), labels=False):
+            for charge, _, arrays in iter_images(targets, shape, step_size=_chunk(batch, shape), labels=False,
+                                                 readers=readers):
                 charge = charge[_in_split(arrays, validation)]
                 for i in range(0, len(charge), batch):
                     yield charge[i:i + batch]
 
     stream = target_images()
-    for q, y, w in _batches(sources, shape, batch, validation, weights, empty_weight):
+    for q, y, w in _batches(sources, shape, batch, validation, weights, empty_weight, readers=readers):
         yield dann_image_batch(q, y, w, next(stream))
 
 
@@ -123,7 +138,7 @@ def _initial_network(bundle: str | os.PathLike[str], shape: tuple[int, ...], con
 
 def _fit_dann(sources: list[str], targets: list[str], shape: tuple[int, ...], config: Any, weights: np.ndarray,
               dann_config: dict[str, Any] | None, seed: int, settings: dict[str, Any],
-              start: Any) -> tuple[Any, dict[str, Any]]:
+              start: Any, readers: int) -> tuple[Any, dict[str, Any]]:
     """Domain-adversarial training: each source batch with as many unlabelled target images;
     ``start``, a loaded network, is where a warm start begins (None: from scratch)."""
     from hepml.models.dann import DannConfig, fit_dann_uresnet
@@ -142,11 +157,21 @@ def _fit_dann(sources: list[str], targets: list[str], shape: tuple[int, ...], co
     settings["dann"] = {**dann.as_dict(), "warm_start": start is not None}
 
     def batches(validation: bool) -> Iterator[tuple[Any, ...]]:
-        return _dann_batches(sources, targets, shape, config.batch_size, validation, weights, config.empty_weight)
+        return _dann_batches(sources, targets, shape, config.batch_size, validation, weights, config.empty_weight,
+                             readers)
 
     steps = _count_batches(sources, shape, config.batch_size), _count_batches(sources, shape, config.batch_size, True)
     return fit_dann_uresnet(batches, shape, config, dann, *steps, seed=seed, progress="training UResNet (DANN)",
                             initial=start)
+
+
+def _reader_threads() -> int:
+    """Threads that densify the training stream's windows: on a GPU node the job's cores but one, at
+    most 8 (the devices want tens of full windows a second, one thread gives 10 to 18:
+    docs/howto/gpu.md); on a CPU the cores train the network and one thread reads, as ever."""
+    from hepml.models import backend
+
+    return max(1, min(8, usable_cores() - 1)) if backend.accelerator() else 1
 
 
 def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, shape: Sequence[int],
@@ -160,6 +185,7 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
     ``initial`` (a segmentation bundle, with ``target`` only) starts the DANN network from that
     network, e.g. the source-only one: a warm start."""
     from hepml.models.augment import augment, require_mirror_planes
+    from hepml.models.parallel import data_parallel
     from hepml.models.uresnet import UResNetConfig, fit_uresnet, use_mixed_precision_if_gpu
 
     check_replaceable(out, "bundle")  # before the training, not after it
@@ -176,20 +202,25 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
     mixed = use_mixed_precision_if_gpu()
     weights = _class_weights(sources, shape)
     settings: dict[str, Any] = {"model_config": config.as_dict(), "shape": list(shape)}
-    if targets:
-        model, history = _fit_dann(sources, targets, shape, config, weights, dann_config, seed, settings, start)
-    else:
-        rng = np.random.default_rng([seed, 7])
+    readers = _reader_threads()
+    # a DANN batch holds as many target windows as source ones: the devices split both
+    with data_parallel(config.batch_size * (2 if targets else 1)) as devices:
+        if targets:
+            model, history = _fit_dann(sources, targets, shape, config, weights, dann_config, seed, settings, start,
+                                       readers)
+        else:
+            rng = np.random.default_rng([seed, 7])
 
-        def views(q: np.ndarray, y: np.ndarray) -> Any:
-            return augment(q, y, rng, crop=config.crop, flips=config.flips, mirrors=config.mirrors)
+            def views(q: np.ndarray, y: np.ndarray) -> Any:
+                return augment(q, y, rng, crop=config.crop, flips=config.flips, mirrors=config.mirrors)
 
-        model, history = fit_uresnet(
-            lambda validation: _batches(sources, shape, config.batch_size, validation, weights, config.empty_weight,
-                                        views, rng if config.shuffle else None),
-            shape, config, (_count_batches(sources, shape, config.batch_size),
-                            _count_batches(sources, shape, config.batch_size, True)),
-            seed=seed, progress="training UResNet")
+            model, history = fit_uresnet(
+                lambda validation: _batches(sources, shape, config.batch_size, validation, weights,
+                                            config.empty_weight, views, rng if config.shuffle else None, readers),
+                shape, config, (_count_batches(sources, shape, config.batch_size),
+                                _count_batches(sources, shape, config.batch_size, True)),
+                seed=seed, progress="training UResNet")
+    settings["devices"] = devices
     with atomic_path(out, kind="bundle") as folder:
         folder.mkdir()
         model.save(folder / "model.keras")
