@@ -60,7 +60,7 @@ def test_chunks_are_the_same_read_ahead_or_not(zmumu: str, cores: str, monkeypat
 def test_read_ahead_raises_where_the_item_would_come_and_stops_when_closed() -> None:
     import threading
 
-    from hepml.io.read import read_ahead
+    from hepml.io.background import read_ahead
 
     produced: list[int] = []
 
@@ -89,7 +89,7 @@ def test_ordered_map_keeps_the_order_raises_in_place_and_stops_when_closed(worke
     import threading
     import time
 
-    from hepml.io.read import ordered_map
+    from hepml.io.background import ordered_map
 
     def slow_square(i: int) -> int:
         time.sleep(0.01 * (i % 3))  # later items finish first in other threads

@@ -8,7 +8,8 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from hepml.io.read import iterate, ordered_map
+from hepml.io.background import ordered_map
+from hepml.io.read import iterate
 
 __all__ = ["PIXEL_BRANCHES", "CHUNK_PIXELS", "densify", "gather", "iter_images", "events_per_chunk"]
 

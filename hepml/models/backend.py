@@ -9,7 +9,7 @@ and hepml's networks also train and score on JAX and PyTorch.  Python exceptions
 affected: a real failure still stops the job with its message.
 
 Everything TensorFlow-specific that hepml does lives here (:func:`tf_stream`, the devices of
-:func:`accelerator`); the models use ``keras.ops`` and Keras data adapters only.
+:func:`accelerator` and :func:`gpu_count`); the models use ``keras.ops`` and Keras data adapters only.
 
 TensorFlow also ignores ``OMP_NUM_THREADS``, the variable through which Snakemake (from a rule's
 ``threads``), dask workers and batch-farm job scripts give a job its CPU budget: it starts a pool
@@ -35,7 +35,8 @@ from typing import Any
 from hepml.cpus import thread_budget
 from hepml.errors import ConfigError
 
-__all__ = ["configure", "gpu_visible", "limit_threads", "thread_budget", "name", "accelerator", "mixed_policy",
+__all__ = ["configure", "gpu_visible", "limit_threads", "thread_budget", "name", "accelerator", "gpu_count",
+           "mixed_policy",
            "Tensor", "tf_stream"]
 
 log = logging.getLogger(__name__)
@@ -109,21 +110,26 @@ def name() -> str:
 
 
 def accelerator() -> bool:
-    """Whether the backend sees a GPU (each backend asked in its own words)."""
+    """Whether the backend sees a GPU."""
+    return gpu_count() > 0
+
+
+def gpu_count() -> int:
+    """How many GPUs the backend sees (each backend asked in its own words)."""
     backend = name()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return bool(tf.config.list_physical_devices("GPU"))
+        return len(tf.config.list_physical_devices("GPU"))
     if backend == "jax":
         import jax
 
-        return any(device.platform == "gpu" for device in jax.devices())
+        return sum(device.platform == "gpu" for device in jax.devices())
     if backend == "torch":
         import torch
 
-        return bool(torch.cuda.is_available())
-    return False
+        return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+    return 0
 
 
 def mixed_policy() -> str:

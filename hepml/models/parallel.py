@@ -44,9 +44,10 @@ def data_parallel(batch_size: int) -> Iterator[int]:
     ``DataParallel`` distribution over as many as :func:`devices_for` allows; yields their number
     (1: the backend's single-device default, nothing changed)."""
     if backend.name() != "jax":
-        if backend.accelerator() and _gpu_count() > 1:
+        gpus = backend.gpu_count()
+        if gpus > 1:
             log.warning("%d GPUs visible; hepml trains data-parallel on JAX only (KERAS_BACKEND=jax): "
-                        "this job uses one", _gpu_count())
+                        "this job uses one", gpus)
         yield 1
         return
     devices = keras.distribution.list_devices()
@@ -62,13 +63,3 @@ def data_parallel(batch_size: int) -> Iterator[int]:
     with keras.distribution.DataParallel(devices=devices[:count]).scope():
         yield count
 
-
-def _gpu_count() -> int:
-    """GPUs TensorFlow or PyTorch sees (called only where :func:`backend.accelerator` is true)."""
-    if backend.name() == "tensorflow":
-        import tensorflow as tf
-
-        return len(tf.config.list_physical_devices("GPU"))
-    import torch
-
-    return int(torch.cuda.device_count())

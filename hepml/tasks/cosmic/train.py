@@ -19,8 +19,9 @@ from hepml.bundle import write_bundle
 from hepml.cpus import usable_cores
 from hepml.errors import ConfigError, EmptyInputError
 from hepml.io.atomic import atomic_path, check_replaceable
+from hepml.io.background import ordered_map
 from hepml.io.images import events_per_chunk, iter_images
-from hepml.io.read import iterate, ordered_map, resolve_sources
+from hepml.io.read import iterate, resolve_sources
 from hepml.split import is_validation_window
 
 __all__ = ["train_segmentation", "CLASSES"]
