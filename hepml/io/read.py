@@ -306,8 +306,6 @@ def _entries_per_step(ttree: Any, read: list[str], step_size: int | str) -> int:
     return max(1, min(int(ttree.num_entries_for(step_size, read)), MAX_STEP_ENTRIES))
 
 
-
-
 def _iterate(sources: list[Source], branches: Sequence[str], filter_name: Sequence[str], cut: str | None,
              step_size: int | str, entry_stop: int | None) -> Iterator[Chunk]:
     cut_expr = parse(cut, "cut") if cut else None

@@ -36,8 +36,7 @@ from hepml.cpus import thread_budget
 from hepml.errors import ConfigError
 
 __all__ = ["configure", "gpu_visible", "limit_threads", "thread_budget", "name", "accelerator", "gpu_count",
-           "mixed_policy",
-           "Tensor", "tf_stream"]
+           "mixed_policy", "Tensor", "tf_stream"]
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +127,7 @@ def gpu_count() -> int:
     if backend == "torch":
         import torch
 
-        return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+        return int(torch.cuda.device_count())  # 0 without CUDA
     return 0
 
 

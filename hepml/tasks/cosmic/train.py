@@ -166,13 +166,11 @@ def _fit_dann(sources: list[str], targets: list[str], shape: tuple[int, ...], co
                             initial=start)
 
 
-def _reader_threads() -> int:
+def _reader_threads(on_gpu: bool) -> int:
     """Threads that densify the training stream's windows: on a GPU node the job's cores but one, at
-    most 8 (the devices want tens of full windows a second, one thread gives 10 to 18:
+    most 8 (the devices want tens of full windows a second, one thread gives 20 to 35:
     docs/howto/gpu.md); on a CPU the cores train the network and one thread reads, as ever."""
-    from hepml.models import backend
-
-    return max(1, min(8, usable_cores() - 1)) if backend.accelerator() else 1
+    return max(1, min(8, usable_cores() - 1)) if on_gpu else 1
 
 
 def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, shape: Sequence[int],
@@ -203,7 +201,7 @@ def train_segmentation(inputs: Sequence[str], out: str | os.PathLike[str], *, sh
     mixed = use_mixed_precision_if_gpu()
     weights = _class_weights(sources, shape)
     settings: dict[str, Any] = {"model_config": config.as_dict(), "shape": list(shape)}
-    readers = _reader_threads()
+    readers = _reader_threads(on_gpu=mixed)  # mixed precision is switched on exactly where a GPU is seen
     # a DANN batch holds as many target windows as source ones: the devices split both
     with data_parallel(config.batch_size * (2 if targets else 1)) as devices:
         if targets:
